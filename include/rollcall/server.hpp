@@ -1,0 +1,268 @@
+// rollcall public C++ API: a Socket.IO v5 server you can embed.
+//
+//   rollcall::Server io({.threads = 4});
+//   io.of("/").on_connection([](rollcall::Socket& socket) {
+//     socket.on("chat", [&socket](rollcall::Args args, rollcall::Ack ack) {
+//       socket.to("lobby").emit("chat", args);
+//       if (ack) ack(rollcall::Args::of("ok"));
+//     });
+//   });
+//   io.listen("127.0.0.1", 3000);
+//   io.run();  // blocks until stop()
+//
+// Threading: the server runs one event loop per thread. A socket lives on one
+// loop for its whole life; its handlers run there, and its methods must be
+// called there (from its handlers, or through Socket::post). Broadcasts
+// (Server/Namespace/BroadcastOperator::emit) may be called from any thread.
+#pragma once
+
+#include <rollcall/args.hpp>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace rollcall {
+
+using Millis = std::chrono::milliseconds;
+
+struct CorsOptions {
+  // Allowed origins; "*" allows any. Empty: no CORS headers (same-origin only).
+  std::vector<std::string> origins;
+  bool credentials = false;
+};
+
+struct RecoveryOptions {
+  bool enabled = false;
+  Millis max_disconnection{120000};  // how long a disconnected session is kept
+  bool skip_middlewares = true;      // a recovered socket skips middlewares
+  std::size_t max_packets = 100000;  // cap of the missed-packet buffer
+};
+
+struct ServerOptions {
+  std::string path = "/socket.io/";
+  unsigned threads = 0;  // 0 = number of cores
+  Millis ping_interval{25000};
+  Millis ping_timeout{20000};
+  Millis upgrade_timeout{10000};
+  Millis connect_timeout{45000};  // Engine.IO session without a namespace is closed
+  std::size_t max_payload = 1000000;  // max bytes of one client message / POST body
+  bool allow_polling = true;
+  bool allow_websocket = true;
+  std::size_t max_attachments = 10;
+  // Per-connection outgoing queue limit. Volatile packets are dropped first
+  // when a consumer is behind; past this limit the connection is closed.
+  std::size_t max_write_queue_bytes = 4 * 1024 * 1024;
+  CorsOptions cors;
+  RecoveryOptions recovery;
+};
+
+// Error passed to middleware `next`: the client receives connect_error with
+// {message, data}.
+struct ConnectError {
+  std::string message;
+  boost::json::value data;  // null = omitted
+};
+
+struct Handshake {
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::map<std::string, std::string> query;
+  std::string address;  // peer IP
+  std::string url;
+  std::int64_t issued = 0;  // ms since epoch
+  bool secure = false;
+  bool xdomain = false;  // an Origin header was present
+  boost::json::object auth;  // CONNECT payload
+};
+
+class Socket;
+class Namespace;
+class Server;
+namespace detail {
+class NamespaceImpl;
+class SocketImpl;
+}  // namespace detail
+
+// Acknowledgement callback handed to event handlers. Empty (false) when the
+// client asked for no ack. Calling it more than once sends only the first.
+class Ack {
+ public:
+  Ack() = default;
+  explicit Ack(std::function<void(Args)> fn) : fn_(std::move(fn)) {}
+  explicit operator bool() const noexcept { return static_cast<bool>(fn_); }
+  void operator()(Args args = {});
+
+ private:
+  std::function<void(Args)> fn_;
+};
+
+using EventHandler = std::function<void(Args args, Ack ack)>;
+using AnyHandler = std::function<void(const std::string& event, Args args, Ack ack)>;
+// ec: {} on success, std::errc::timed_out, or std::errc::not_connected when the
+// socket disconnected first.
+using AckCallback = std::function<void(std::error_code ec, Args response)>;
+using Next = std::function<void(std::optional<ConnectError>)>;
+using Middleware = std::function<void(Socket& socket, Next next)>;
+using ConnectionHandler = std::function<void(Socket& socket)>;
+using DisconnectHandler = std::function<void(Socket& socket, const std::string& reason)>;
+
+struct EmitOptions {
+  bool volatile_ = false;  // may be dropped if the client is not ready for it
+};
+
+// Target selection for a broadcast: io.to("a").to("b").except("c").emit(...).
+// Cheap to copy; thread-safe.
+class BroadcastOperator {
+ public:
+  BroadcastOperator to(std::string room) const;
+  BroadcastOperator in(std::string room) const { return to(std::move(room)); }
+  BroadcastOperator except(std::string room) const;
+  BroadcastOperator volatile_() const;
+  // Only this node (relevant once a cluster adapter is configured).
+  BroadcastOperator local() const;
+
+  // Encodes the packet once and hands the same buffer to every recipient.
+  void emit(std::string_view event, Args args = {}) const;
+  // Disconnects every matching socket ("server namespace disconnect").
+  void disconnect_sockets(bool close = false) const;
+  void sockets_join(std::string room) const;
+  void sockets_leave(std::string room) const;
+
+  struct Target {
+    std::vector<std::string> rooms;
+    std::vector<std::string> except;
+    bool volatile_ = false;
+    bool local = false;
+  };
+
+ private:
+  friend class Namespace;
+  friend class Socket;
+  friend class detail::NamespaceImpl;
+  BroadcastOperator(void* nsp, Target t) : nsp_(nsp), target_(std::move(t)) {}
+  void* nsp_;  // detail::NamespaceImpl*
+  Target target_;
+};
+
+class Socket {
+ public:
+  const std::string& id() const noexcept;
+  const std::string& nsp() const noexcept;
+  const Handshake& handshake() const noexcept;
+  boost::json::object& data() noexcept;  // free per-socket application data
+  bool connected() const noexcept;
+  bool recovered() const noexcept;  // restored by connection state recovery
+  std::string transport() const;    // "polling" or "websocket"
+
+  void on(std::string event, EventHandler handler);
+  void on_any(AnyHandler handler);
+  void on_disconnect(DisconnectHandler handler);
+
+  void emit(std::string_view event, Args args = {}, EmitOptions opts = {});
+  void emit_with_ack(std::string_view event, Args args, Millis timeout, AckCallback cb);
+
+  void join(std::string room);
+  void leave(const std::string& room);
+  std::vector<std::string> rooms() const;
+
+  // Broadcast to a room, excluding this socket.
+  BroadcastOperator to(std::string room) const;
+  // Broadcast to the whole namespace, excluding this socket.
+  BroadcastOperator broadcast() const;
+
+  // Sends DISCONNECT; with close=true also closes the underlying connection.
+  void disconnect(bool close = false);
+
+  // Runs fn on this socket's loop (safe from any thread) if it is still connected.
+  void post(std::function<void(Socket&)> fn);
+
+  std::weak_ptr<Socket> weak() const;
+
+ protected:
+  Socket() = default;
+  ~Socket() = default;
+};
+
+class Namespace {
+ public:
+  const std::string& name() const noexcept;
+  // Middlewares run in order on every CONNECT; call next() to accept,
+  // next(ConnectError{...}) to refuse.
+  Namespace& use(Middleware mw);
+  Namespace& on_connection(ConnectionHandler handler);
+
+  BroadcastOperator to(std::string room) const;
+  BroadcastOperator in(std::string room) const { return to(std::move(room)); }
+  BroadcastOperator except(std::string room) const;
+  BroadcastOperator volatile_() const;
+  void emit(std::string_view event, Args args = {}) const;
+  void disconnect_sockets(bool close = false) const;
+
+  // Number of sockets connected to this namespace on this node (all loops).
+  std::size_t size() const noexcept;
+
+ protected:
+  Namespace() = default;
+  ~Namespace() = default;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Static namespace (created on first use). Configure before run().
+  Namespace& of(std::string_view name);
+  // Dynamic namespaces: a CONNECT to an unknown namespace for which the
+  // predicate returns true creates it; the returned parent's middlewares and
+  // connection handlers apply to each child.
+  Namespace& of(std::function<bool(const std::string& name, const boost::json::object& auth)> predicate);
+  Namespace& sockets() { return of("/"); }
+
+  void use(Middleware mw) { of("/").use(std::move(mw)); }
+  void on_connection(ConnectionHandler h) { of("/").on_connection(std::move(h)); }
+  BroadcastOperator to(std::string room) { return of("/").to(std::move(room)); }
+  BroadcastOperator except(std::string room) { return of("/").except(std::move(room)); }
+  void emit(std::string_view event, Args args = {}) { of("/").emit(event, std::move(args)); }
+
+  // Called for every socket disconnect in any namespace (after the socket's
+  // own handlers), with the reason as Node's socket.io names it.
+  void on_disconnect(DisconnectHandler handler);
+
+  // A bare Engine.IO endpoint that echoes every message (text or binary);
+  // used by the conformance mode. Uses its own heartbeat/payload options.
+  void add_engine_echo(std::string path, ServerOptions engine_options);
+
+  // Binds and starts listening (throws std::system_error on failure).
+  // Port 0 picks a free port; see port().
+  void listen(const std::string& host, std::uint16_t port);
+  std::uint16_t port() const noexcept;
+
+  // Runs the event loops; blocks until stop() and the drain have finished.
+  void run();
+  // Graceful shutdown, callable from any thread or a signal handler's
+  // asio::signal_set: stop accepting, disconnect sockets ("server shutting
+  // down"), flush what is queued, then return from run(). Bounded by `drain`.
+  void stop(Millis drain = Millis{2000});
+
+  const ServerOptions& options() const noexcept;
+  unsigned threads() const noexcept;
+
+  struct Impl;
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rollcall

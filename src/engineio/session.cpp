@@ -1,0 +1,358 @@
+#include "engineio/session.hpp"
+
+#include "server/loop.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/object.hpp>
+#include <spdlog/spdlog.h>
+
+namespace rollcall::engineio {
+
+namespace asio = boost::asio;
+
+const char* message(HttpError e) noexcept {
+  switch (e) {
+    case HttpError::unknown_transport: return "Transport unknown";
+    case HttpError::unknown_sid: return "Session ID unknown";
+    case HttpError::bad_handshake_method: return "Bad handshake method";
+    case HttpError::bad_request: return "Bad request";
+    case HttpError::forbidden: return "Forbidden";
+    case HttpError::unsupported_protocol_version: return "Unsupported protocol version";
+  }
+  return "Bad request";
+}
+
+std::string error_body(HttpError e) {
+  boost::json::object o;
+  o["code"] = static_cast<int>(e);
+  o["message"] = message(e);
+  return boost::json::serialize(o);
+}
+
+Session::Session(Loop& loop, const Engine& engine, std::string sid, bool websocket,
+                 std::shared_ptr<const Handshake> handshake)
+    : loop_(loop),
+      engine_(engine),
+      sid_(std::move(sid)),
+      handshake_(std::move(handshake)),
+      heartbeat_(loop.ioc),
+      websocket_(websocket) {}
+
+Session::~Session() = default;
+
+std::string Session::open_packet() const {
+  boost::json::object o;
+  o["sid"] = sid_;
+  boost::json::array up;
+  if (!websocket_ && options().allow_websocket) up.emplace_back("websocket");
+  o["upgrades"] = std::move(up);
+  o["pingInterval"] = options().ping_interval.count();
+  o["pingTimeout"] = options().ping_timeout.count();
+  o["maxPayload"] = options().max_payload;
+  return "0" + boost::json::serialize(o);
+}
+
+void Session::start() {
+  started_ = true;
+  loop_.sessions.emplace(sid_, shared_from_this());
+  handler_ = engine_.make_handler(*this);
+  schedule_ping();
+}
+
+void Session::schedule_ping() {
+  heartbeat_.expires_after(options().ping_interval);
+  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_heartbeat_timer();
+  });
+}
+
+void Session::on_heartbeat_timer() {
+  if (closed_) return;
+  if (awaiting_pong_) {
+    close("ping timeout");
+    return;
+  }
+  awaiting_pong_ = true;
+  send(loop_.ping);
+  heartbeat_.expires_after(options().ping_timeout);
+  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_heartbeat_timer();
+  });
+}
+
+bool Session::send(const Frame& f, bool volatile_) {
+  if (closed_ || close_posted_) return false;
+  if (websocket_) {
+    if (!link_) return false;
+    std::size_t queued = link_->queued_bytes();
+    if (volatile_ && queued > 64 * 1024) return false;
+    if (queued + f.size() > options().max_write_queue_bytes) {
+      spdlog::warn("session {}: write queue above {} bytes, closing slow consumer", sid_,
+                   options().max_write_queue_bytes);
+      close_later("transport error");
+      return false;
+    }
+    link_->send(f);
+    return true;
+  }
+  if (volatile_ && !pending_get_) return false;
+  if (queued_bytes_ + f.size() > options().max_write_queue_bytes) {
+    spdlog::warn("session {}: polling queue above {} bytes, closing slow consumer", sid_,
+                 options().max_write_queue_bytes);
+    close_later("transport error");
+    return false;
+  }
+  queue_.push_back(f);
+  queued_bytes_ += f.size();
+  if (pending_get_) schedule_flush();
+  return true;
+}
+
+void Session::schedule_flush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  asio::post(loop_.ioc, [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush_poll();
+  });
+}
+
+// Answers the pending GET with every queued packet.
+void Session::flush_poll() {
+  if (!pending_get_ || queue_.empty()) return;
+  std::string body;
+  body.reserve(queued_bytes_ + queue_.size() * 2);
+  for (const Frame& f : queue_) {
+    if (!body.empty()) body += '\x1e';
+    if (f.binary) {
+      body += 'b';
+      base64_encode_append(body, f.payload());
+    } else {
+      body += f.payload();
+    }
+  }
+  queue_.clear();
+  queued_bytes_ = 0;
+  auto respond = std::move(pending_get_);
+  pending_get_ = nullptr;
+  respond(200, std::move(body));
+  if (closing_) forget();
+}
+
+void Session::poll_get(PollResponder respond) {
+  if (pending_get_) {
+    // Overlapping GETs: refuse the newcomer and close the session; the
+    // pending GET is released with a close packet.
+    respond(400, error_body(HttpError::bad_request));
+    close("transport error");
+    return;
+  }
+  if (upgrading() && queue_.empty()) {
+    // The client is about to switch; release it at once.
+    respond(200, std::string(loop_.noop.payload()));
+    return;
+  }
+  pending_get_ = std::move(respond);
+  if (!queue_.empty()) flush_poll();
+}
+
+void Session::poll_aborted() {
+  if (!pending_get_) return;
+  pending_get_ = nullptr;
+  if (!closed_) close("transport close");
+}
+
+int Session::poll_post(std::string_view body) {
+  std::vector<Packet> packets;
+  DecodeError err = decode_payload(body, packets);
+  if (err != DecodeError::none) {
+    spdlog::debug("session {}: bad polling payload: {}", sid_, to_string(err));
+    close("parse error");
+    return 400;
+  }
+  auto self = shared_from_this();  // a handler may close the session
+  for (auto& p : packets) {
+    if (closed_) break;
+    on_packet(std::move(p));
+  }
+  return 200;
+}
+
+void Session::on_packet(Packet&& p) {
+  switch (p.type) {
+    case PacketType::pong:
+      if (awaiting_pong_) {
+        awaiting_pong_ = false;
+        schedule_ping();
+      }
+      break;
+    case PacketType::message:
+      if (handler_) handler_->on_message(p.data, p.binary);
+      break;
+    case PacketType::close:
+      shutdown("transport close", false);
+      break;
+    case PacketType::noop:
+      break;
+    case PacketType::ping:     // v4: only the server pings
+    case PacketType::open:
+    case PacketType::upgrade:  // only valid on a probe
+      spdlog::debug("session {}: unexpected packet type {}", sid_, static_cast<int>(p.type));
+      close("parse error");
+      break;
+  }
+}
+
+void Session::attach_websocket(std::shared_ptr<WsLink> link) {
+  link_ = std::move(link);
+  websocket_ = true;
+}
+
+bool Session::begin_upgrade(std::shared_ptr<WsLink> probe) {
+  if (closed_ || closing_ || websocket_ || probe_) return false;
+  probe_ = std::move(probe);
+  upgrade_timer_.emplace(loop_.ioc, options().upgrade_timeout);
+  upgrade_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || !self->probe_) return;
+    spdlog::debug("session {}: upgrade timed out", self->sid_);
+    auto probe = std::move(self->probe_);
+    self->probe_ = nullptr;
+    probe->close();
+  });
+  return true;
+}
+
+void Session::on_ws_message(WsLink* from, std::string_view data, bool binary) {
+  Packet p;
+  if (binary) {
+    p.type = PacketType::message;
+    p.binary = true;
+    p.data.assign(data);
+  } else if (DecodeError err = decode_text_packet(data, p); err != DecodeError::none) {
+    spdlog::debug("session {}: bad packet: {}", sid_, to_string(err));
+    if (from == probe_.get()) {
+      auto probe = std::move(probe_);
+      probe_ = nullptr;
+      probe->close();
+    } else {
+      close("parse error");
+    }
+    return;
+  }
+  if (probe_ && from == probe_.get()) {
+    if (p.type == PacketType::ping && p.data == "probe") {
+      probe_->send(loop_.probe_reply);
+      if (pending_get_) {
+        auto respond = std::move(pending_get_);
+        pending_get_ = nullptr;
+        respond(200, std::string(loop_.noop.payload()));
+      }
+    } else if (p.type == PacketType::upgrade) {
+      finish_upgrade();
+    } else {
+      auto probe = std::move(probe_);
+      probe_ = nullptr;
+      probe->close();
+    }
+    return;
+  }
+  if (link_ && from == link_.get()) on_packet(std::move(p));
+}
+
+void Session::finish_upgrade() {
+  upgrade_timer_.reset();
+  link_ = std::move(probe_);
+  probe_ = nullptr;
+  websocket_ = true;
+  if (pending_get_) {
+    auto respond = std::move(pending_get_);
+    pending_get_ = nullptr;
+    respond(200, std::string(loop_.noop.payload()));
+  }
+  for (const Frame& f : queue_) link_->send(f);
+  queue_.clear();
+  queued_bytes_ = 0;
+}
+
+void Session::on_ws_closed(WsLink* from, const char* reason) {
+  if (probe_ && from == probe_.get()) {
+    probe_ = nullptr;
+    upgrade_timer_.reset();
+    return;
+  }
+  if (link_ && from == link_.get()) {
+    link_ = nullptr;
+    shutdown(reason, false);
+  }
+}
+
+void Session::close(const std::string& reason) { shutdown(reason, true); }
+
+// From inside send(): a broadcast may be iterating over the recipients, so
+// the close (which leaves rooms) runs after it.
+void Session::close_later(const std::string& reason) {
+  if (closing_ || close_posted_) return;
+  close_posted_ = true;
+  asio::post(loop_.ioc, [self = shared_from_this(), reason] { self->close(reason); });
+}
+
+void Session::shutdown(const std::string& reason, bool send_close_packet) {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  auto self = shared_from_this();
+  heartbeat_.cancel();
+  upgrade_timer_.reset();
+  if (handler_) handler_->on_close(reason);  // may queue final packets
+  closed_ = true;
+  if (probe_) {
+    probe_->close();
+    probe_ = nullptr;
+  }
+  if (websocket_) {
+    if (link_) {
+      link_->close();  // flushes, then sends a close frame
+      link_ = nullptr;
+    }
+    forget();
+    return;
+  }
+  // Polling: the close packet (or a noop for a client-initiated close) goes
+  // out on the pending GET, or on the next one if none is pending.
+  if (send_close_packet) {
+    queue_.push_back(loop_.close);
+  } else if (pending_get_ && queue_.empty()) {
+    queue_.push_back(loop_.noop);
+  }
+  queued_bytes_ = 0;
+  if (pending_get_) {
+    flush_poll();  // calls forget()
+    return;
+  }
+  if (!send_close_packet) {
+    forget();
+    return;
+  }
+  // Keep the session reachable briefly so the client can fetch the close packet.
+  heartbeat_.expires_after(options().ping_interval + options().ping_timeout);
+  heartbeat_.async_wait([self](boost::system::error_code) { self->forget(); });
+}
+
+// Drops the session from its loop: later requests for the sid get 400.
+void Session::forget() {
+  heartbeat_.cancel();
+  pending_get_ = nullptr;
+  queue_.clear();
+  if (started_) {
+    started_ = false;
+    auto it = loop_.sessions.find(sid_);
+    if (it != loop_.sessions.end() && it->second.get() == this) {
+      // Destroying the handler may release the last reference to us: defer.
+      auto keep = std::move(it->second);
+      loop_.sessions.erase(it);
+      asio::post(loop_.ioc, [keep = std::move(keep)] {});
+    }
+  }
+}
+
+}  // namespace rollcall::engineio

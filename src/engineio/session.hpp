@@ -1,0 +1,140 @@
+// Engine.IO v4 session: heartbeat, polling and WebSocket transports, upgrade.
+// A session lives on one loop; all its methods run there.
+#pragma once
+
+#include "engineio/packet.hpp"
+#include "server/frame.hpp"
+
+#include <rollcall/server.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rollcall {
+struct Loop;
+}
+
+namespace rollcall::engineio {
+
+class Session;
+
+// The layer above Engine.IO (Socket.IO, or the echo endpoint).
+class SessionHandler {
+ public:
+  virtual ~SessionHandler() = default;
+  virtual void on_message(std::string_view data, bool binary) = 0;
+  // The session is closing; the handler may still queue final packets.
+  virtual void on_close(const std::string& reason) = 0;
+};
+
+// A WebSocket connection as seen by a session.
+class WsLink {
+ public:
+  virtual ~WsLink() = default;
+  virtual void send(const Frame& f) = 0;
+  // Flushes what is queued, then closes the connection.
+  virtual void close() = 0;
+  virtual std::size_t queued_bytes() const noexcept = 0;
+};
+
+// One Engine.IO endpoint (a path with its options and handler factory).
+struct Engine {
+  std::string path;
+  ServerOptions options;
+  std::function<std::unique_ptr<SessionHandler>(Session&)> make_handler;
+};
+
+// Node's error codes for Engine.IO HTTP errors.
+enum class HttpError : int {
+  unknown_transport = 0,
+  unknown_sid = 1,
+  bad_handshake_method = 2,
+  bad_request = 3,
+  forbidden = 4,
+  unsupported_protocol_version = 5,
+};
+const char* message(HttpError e) noexcept;
+// {"code":N,"message":"..."} as Node sends it.
+std::string error_body(HttpError e);
+
+// Completes a long-poll GET: status and body (body is a payload for 200).
+using PollResponder = std::function<void(int status, std::string body)>;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Loop& loop, const Engine& engine, std::string sid, bool websocket,
+          std::shared_ptr<const Handshake> handshake);
+  ~Session();
+
+  const std::string& sid() const noexcept { return sid_; }
+  Loop& loop() noexcept { return loop_; }
+  const Engine& engine() const noexcept { return engine_; }
+  const ServerOptions& options() const noexcept { return engine_.options; }
+  const std::shared_ptr<const Handshake>& handshake() const noexcept { return handshake_; }
+  bool websocket() const noexcept { return websocket_; }
+  bool upgrading() const noexcept { return static_cast<bool>(probe_); }
+  bool closed() const noexcept { return closed_; }
+  SessionHandler* handler() noexcept { return handler_.get(); }
+
+  // "0{...}" open packet.
+  std::string open_packet() const;
+  // Registers the session in its loop, creates the handler, starts the heartbeat.
+  void start();
+
+  // Queues a packet. Volatile packets are dropped when the transport is not
+  // ready. Returns false when the packet was dropped.
+  bool send(const Frame& f, bool volatile_ = false);
+  // Server-side close (reason as Node names it).
+  void close(const std::string& reason);
+
+  // Polling transport.
+  void poll_get(PollResponder respond);
+  void poll_aborted();  // the client went away while a GET was pending
+  // Returns the HTTP status: 200, or 400 after a parse error (session closed).
+  int poll_post(std::string_view body);
+
+  // WebSocket transport.
+  void attach_websocket(std::shared_ptr<WsLink> link);  // WebSocket-only session
+  bool begin_upgrade(std::shared_ptr<WsLink> probe);
+  void on_ws_message(WsLink* from, std::string_view data, bool binary);
+  void on_ws_closed(WsLink* from, const char* reason);
+
+ private:
+  void on_packet(Packet&& p);
+  void schedule_ping();
+  void on_heartbeat_timer();
+  void schedule_flush();
+  void flush_poll();
+  void finish_upgrade();
+  void shutdown(const std::string& reason, bool send_close_packet);
+  void forget();
+  void close_later(const std::string& reason);
+
+  Loop& loop_;
+  const Engine& engine_;
+  std::string sid_;
+  std::shared_ptr<const Handshake> handshake_;
+  std::unique_ptr<SessionHandler> handler_;
+  boost::asio::steady_timer heartbeat_;
+  std::optional<boost::asio::steady_timer> upgrade_timer_;
+  std::shared_ptr<WsLink> link_;   // active WebSocket
+  std::shared_ptr<WsLink> probe_;  // WebSocket being probed for an upgrade
+  std::deque<Frame> queue_;        // polling: packets waiting for a GET
+  std::size_t queued_bytes_ = 0;
+  PollResponder pending_get_;
+  bool websocket_ = false;
+  bool awaiting_pong_ = false;
+  bool flush_scheduled_ = false;
+  bool closing_ = false;  // close requested: deliver the last packets, then go
+  bool closed_ = false;
+  bool started_ = false;
+  bool close_posted_ = false;
+};
+
+}  // namespace rollcall::engineio

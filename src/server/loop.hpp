@@ -1,0 +1,47 @@
+// One event loop per thread; everything a connection owns lives on one loop.
+#pragma once
+
+#include "server/frame.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace rollcall::engineio {
+class Session;
+}
+
+namespace rollcall {
+
+struct Loop {
+  explicit Loop(unsigned idx);
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  unsigned index;
+  boost::asio::io_context ioc{1};
+  // Engine.IO sessions owned by this loop, by sid. Other loops never touch it:
+  // a request for a sid is moved to the loop named by the sid's tag.
+  std::unordered_map<std::string, std::shared_ptr<engineio::Session>> sessions;
+  // Read buffer shared by every WebSocket connection of the loop: a read is
+  // parsed in place, only an incomplete frame tail is kept per connection.
+  std::vector<char> read_buffer;
+  // Marker for de-duplicating broadcast recipients without allocating.
+  std::uint64_t epoch = 0;
+  // Control frames built once per loop.
+  Frame ping, noop, close, probe_reply;
+  std::size_t websockets = 0;  // live WebSocket connections (for the drain)
+  std::shared_ptr<std::function<void()>> shutdown_check;
+  bool stopping = false;
+};
+
+// The loop running on the calling thread, or nullptr.
+Loop* current_loop() noexcept;
+void set_current_loop(Loop* loop) noexcept;
+
+}  // namespace rollcall

@@ -1,0 +1,212 @@
+#include "server/ws_connection.hpp"
+
+#include "server/loop.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace rollcall {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr std::size_t kMaxFramesPerWrite = 256;
+constexpr std::size_t kMaxBytesPerWrite = 1 << 20;
+constexpr int kMaxReadsPerWakeup = 4;
+}  // namespace
+
+WsConnection::WsConnection(Loop& loop, tcp::socket socket, std::size_t max_message)
+    : loop_(loop), socket_(std::move(socket)), parser_(max_message) {
+  ++loop_.websockets;
+}
+
+WsConnection::~WsConnection() { --loop_.websockets; }
+
+void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string_view leftover) {
+  session_ = std::move(session);
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(tcp::no_delay(true), ec);
+  if (!leftover.empty()) feed(leftover);
+  arm_read();
+}
+
+void WsConnection::arm_read() {
+  if (reading_ || finished_) return;
+  reading_ = true;
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       self->reading_ = false;
+                       if (ec) {
+                         if (ec != asio::error::operation_aborted) self->fail("transport error");
+                         return;
+                       }
+                       self->on_readable();
+                     });
+}
+
+void WsConnection::on_readable() {
+  auto& buf = loop_.read_buffer;
+  for (int i = 0; i < kMaxReadsPerWakeup && !finished_; ++i) {
+    boost::system::error_code ec;
+    std::size_t n = socket_.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      fail(ec == asio::error::eof ? "transport close" : "transport error");
+      return;
+    }
+    if (!closing_) feed(std::string_view(buf.data(), n));
+    if (n < buf.size()) break;
+  }
+  arm_read();
+}
+
+void WsConnection::feed(std::string_view bytes) {
+  auto self = shared_from_this();
+  ws::Parser::Error err = parser_.feed(bytes, *this);
+  if (err != ws::Parser::Error::none) {
+    spdlog::debug("websocket: {}", ws::Parser::to_string(err));
+    protocol_close(ws::Parser::close_code_for(err), "transport error");
+  }
+}
+
+void WsConnection::on_message(ws::Opcode op, std::string&& payload) {
+  if (closing_ || !session_) return;
+  auto session = session_;  // the session may drop us while handling
+  session->on_ws_message(this, payload, op == ws::Opcode::binary);
+}
+
+void WsConnection::on_ping(std::string_view payload) {
+  if (closing_) return;
+  auto buf = std::make_shared<std::string>(ws::make_frame(ws::Opcode::pong, payload));
+  send(Frame{std::move(buf), 0, 0, true});
+}
+
+void WsConnection::on_pong(std::string_view) {}
+
+void WsConnection::on_close(std::uint16_t code, std::string_view) {
+  if (closing_) return;
+  // Echo the close frame, then close; the session sees a transport close.
+  std::uint16_t reply = code == 1005 ? 1000 : code;
+  auto session = std::move(session_);
+  session_ = nullptr;
+  auto buf = std::make_shared<std::string>(
+      ws::make_close_frame(static_cast<ws::CloseCode>(reply)));
+  queue_.push_back(Frame{std::move(buf), 0, 0, true});
+  closing_ = true;
+  schedule_write();
+  if (session) session->on_ws_closed(this, "transport close");
+}
+
+void WsConnection::protocol_close(ws::CloseCode code, const char* reason) {
+  if (closing_) return;
+  auto session = std::move(session_);
+  session_ = nullptr;
+  // Drop what is not yet being written; the write in flight keeps its frames.
+  while (queue_.size() > in_flight_) {
+    queued_bytes_ -= std::min(queue_.back().size(), queued_bytes_);
+    queue_.pop_back();
+  }
+  auto buf = std::make_shared<std::string>(ws::make_close_frame(code));
+  queue_.push_back(Frame{std::move(buf), 0, 0, true});
+  closing_ = true;
+  schedule_write();
+  if (session) session->on_ws_closed(this, reason);
+}
+
+void WsConnection::send(const Frame& f) {
+  if (closing_ || finished_) return;
+  queue_.push_back(f);
+  queued_bytes_ += f.size();
+  schedule_write();
+}
+
+void WsConnection::close() {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  session_ = nullptr;
+  auto buf = std::make_shared<std::string>(ws::make_close_frame(ws::CloseCode::normal));
+  queue_.push_back(Frame{std::move(buf), 0, 0, true});
+  schedule_write();
+}
+
+// Writes start at the end of the current handler, so every frame queued
+// while handling one event goes out in one write.
+void WsConnection::schedule_write() {
+  if (writing_ || write_scheduled_ || finished_) return;
+  write_scheduled_ = true;
+  asio::post(loop_.ioc, [self = shared_from_this()] {
+    self->write_scheduled_ = false;
+    self->do_write();
+  });
+}
+
+void WsConnection::do_write() {
+  if (writing_ || finished_) return;
+  if (queue_.empty()) {
+    if (closing_) finish();
+    return;
+  }
+  gather_.clear();
+  std::size_t bytes = 0;
+  for (const Frame& f : queue_) {
+    if (gather_.size() == kMaxFramesPerWrite || (bytes > 0 && bytes + f.size() > kMaxBytesPerWrite)) {
+      break;
+    }
+    auto v = f.ws_bytes();
+    gather_.emplace_back(v.data(), v.size());
+    bytes += v.size();
+  }
+  in_flight_ = gather_.size();
+  writing_ = true;
+  asio::async_write(socket_, gather_,
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      for (std::size_t i = 0; i < self->in_flight_ && !self->queue_.empty(); ++i) {
+                        std::size_t sz = self->queue_.front().size();
+                        self->queued_bytes_ -= std::min(sz, self->queued_bytes_);
+                        self->queue_.pop_front();
+                      }
+                      self->in_flight_ = 0;
+                      if (ec) {
+                        self->fail("transport error");
+                        return;
+                      }
+                      self->do_write();
+                    });
+}
+
+// Everything is written after a close frame: half-close and give the peer a
+// moment to close its side, so unread data does not turn into a reset.
+void WsConnection::finish() {
+  if (finished_ || linger_) return;
+  boost::system::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  linger_.emplace(loop_.ioc, std::chrono::seconds(1));
+  linger_->async_wait([self = shared_from_this()](boost::system::error_code) {
+    if (!self->finished_) {
+      self->finished_ = true;
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    }
+  });
+}
+
+void WsConnection::fail(const char* reason) {
+  if (finished_) return;
+  finished_ = true;
+  if (linger_) linger_->cancel();
+  auto session = std::move(session_);
+  session_ = nullptr;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  if (!writing_) {
+    queue_.clear();
+    queued_bytes_ = 0;
+  }
+  if (session) session->on_ws_closed(this, reason);
+}
+
+}  // namespace rollcall

@@ -1,0 +1,192 @@
+// Socket.IO server internals: namespaces, sockets, rooms, broadcast fan-out.
+#pragma once
+
+#include "engineio/session.hpp"
+#include "server/frame.hpp"
+#include "socketio/packet.hpp"
+
+#include <rollcall/server.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace rollcall {
+struct Loop;
+class HttpServer;
+}  // namespace rollcall
+
+namespace rollcall::detail {
+
+class SocketImpl;
+class NamespaceImpl;
+class Client;
+class RecoveryStore;
+
+// A Socket.IO packet encoded once: the text frame plus its binary attachments.
+struct Encoded {
+  Frame text;
+  std::vector<Frame> attachments;
+};
+using EncodedPtr = std::shared_ptr<const Encoded>;
+
+// Encodes a packet (type chosen from the attachments) into frames.
+EncodedPtr encode(socketio::PacketType type, const std::string& nsp,
+                  std::optional<std::uint64_t> id, boost::json::value data,
+                  const std::vector<Bytes>& attachments);
+
+using Target = BroadcastOperator::Target;
+
+// Per-loop view of a namespace: only the owning loop touches it.
+struct NamespaceLocal {
+  std::unordered_map<std::string, SocketImpl*> sockets;  // by socket id
+  std::unordered_map<std::string, std::unordered_set<SocketImpl*>> rooms;
+
+  // Calls fn for each socket matching the target exactly once. A socket id
+  // is a room of its own (not stored in `rooms`).
+  template <class Fn>
+  void for_each(Loop& loop, const Target& t, Fn&& fn);
+};
+
+// Cross-node fan-out seam. The local adapter reaches every loop of this
+// process; a cluster adapter (later) also publishes to other nodes.
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual void broadcast(NamespaceImpl& nsp, EncodedPtr packet, const Target& target) = 0;
+  // Runs `op` on every loop against the sockets matching the target.
+  virtual void apply(NamespaceImpl& nsp, const Target& target,
+                     std::function<void(SocketImpl&)> op) = 0;
+};
+
+class NamespaceImpl final : public Namespace {
+ public:
+  NamespaceImpl(Server::Impl& server, std::string name, NamespaceImpl* parent = nullptr);
+
+  Server::Impl& server;
+  std::string name_;
+  NamespaceImpl* parent = nullptr;  // dynamic parent, if created from one
+  std::function<bool(const std::string&, const boost::json::object&)> predicate;  // parents only
+  std::vector<Middleware> middlewares;
+  std::vector<ConnectionHandler> connection_handlers;
+  std::vector<NamespaceLocal> locals;  // one per loop
+  std::atomic<std::size_t> count{0};
+
+  NamespaceLocal& local(const Loop& loop);
+  const std::vector<Middleware>& effective_middlewares() const {
+    return parent ? parent->middlewares : middlewares;
+  }
+  void run_connection_handlers(Socket& s);
+  BroadcastOperator op(Target t) const;
+
+  // Emits through the adapter (offset added when recovery is on).
+  void broadcast(std::string_view event, Args args, const Target& target);
+};
+
+class SocketImpl final : public Socket, public std::enable_shared_from_this<SocketImpl> {
+ public:
+  SocketImpl(NamespaceImpl& nsp, Client& client, std::string id, std::string pid,
+             Handshake handshake);
+  ~SocketImpl();
+
+  NamespaceImpl& nsp_;
+  Client* client_;  // null once disconnected
+  std::string id_;
+  std::string pid_;  // private id for connection state recovery (empty if off)
+  Handshake handshake_;
+  boost::json::object data_;
+  std::unordered_set<std::string> rooms_;  // without the socket's own id
+  std::unordered_map<std::string, EventHandler> handlers_;
+  std::vector<AnyHandler> any_handlers_;
+  std::vector<DisconnectHandler> disconnect_handlers_;
+  struct PendingAck {
+    AckCallback cb;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  std::unordered_map<std::uint64_t, PendingAck> acks_;
+  std::uint64_t next_ack_ = 0;
+  std::uint64_t mark_ = 0;  // broadcast de-duplication epoch
+  bool connected_ = false;
+  bool recovered_ = false;
+
+  void send_packet(const Encoded& e, bool volatile_ = false);
+  void on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachments);
+  void on_close(const std::string& reason);
+  void join_all(const std::vector<std::string>& rooms);
+};
+
+// The Socket.IO side of one Engine.IO session (Node's Client).
+class Client final : public engineio::SessionHandler {
+ public:
+  Client(Server::Impl& server, engineio::Session& session);
+  ~Client() override;
+
+  void on_message(std::string_view data, bool binary) override;
+  void on_close(const std::string& reason) override;
+
+  void send(const Encoded& e, bool volatile_ = false);
+  void remove(SocketImpl& s);
+  // Socket::disconnect(true): every socket gets DISCONNECT, then the session closes.
+  void disconnect_all();
+  engineio::Session& session() { return session_; }
+  Server::Impl& server() { return server_; }
+  void close(const std::string& reason) { session_.close(reason); }
+
+ private:
+  void dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments);
+  void connect(const std::string& nsp, boost::json::value auth);
+  void finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> socket,
+                      std::vector<EncodedPtr> missed);
+  void fail(const char* what);
+
+  Server::Impl& server_;
+  engineio::Session& session_;
+  std::shared_ptr<bool> alive_;  // lets async middleware chains detect teardown
+  std::vector<std::pair<NamespaceImpl*, std::shared_ptr<SocketImpl>>> sockets_;
+  std::unordered_set<NamespaceImpl*> connecting_;
+  std::optional<socketio::Packet> partial_;  // binary packet awaiting attachments
+  std::vector<Bytes> partial_bins_;
+  std::unique_ptr<boost::asio::steady_timer> connect_timer_;
+};
+
+}  // namespace rollcall::detail
+
+namespace rollcall {
+
+struct Server::Impl {
+  explicit Impl(ServerOptions o);
+  ~Impl();
+
+  ServerOptions options;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::vector<std::unique_ptr<engineio::Engine>> engines;
+  std::unique_ptr<HttpServer> http;
+  std::unique_ptr<detail::Adapter> adapter;
+  std::unique_ptr<detail::RecoveryStore> recovery;
+
+  mutable std::shared_mutex nsp_mutex;  // guards the two containers below
+  std::unordered_map<std::string, std::unique_ptr<detail::NamespaceImpl>> namespaces;
+  std::vector<std::unique_ptr<detail::NamespaceImpl>> dynamic_parents;
+  std::vector<DisconnectHandler> disconnect_handlers;
+
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+  std::atomic<bool> running{false};
+  std::atomic<bool> stopping{false};
+
+  detail::NamespaceImpl& get_or_create(std::string_view name);
+  // The namespace for a CONNECT, created from a dynamic parent if one
+  // accepts it; nullptr if none.
+  detail::NamespaceImpl* resolve(const std::string& name, const boost::json::object& auth);
+  void stop(Millis drain);
+};
+
+}  // namespace rollcall

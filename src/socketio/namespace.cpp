@@ -1,0 +1,227 @@
+// Namespaces, broadcast targets and the in-process adapter.
+#include "socketio/core.hpp"
+#include "socketio/recovery.hpp"
+
+#include "server/loop.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace rollcall::detail {
+
+namespace asio = boost::asio;
+
+EncodedPtr encode(socketio::PacketType type, const std::string& nsp,
+                  std::optional<std::uint64_t> id, boost::json::value data,
+                  const std::vector<Bytes>& attachments) {
+  socketio::Packet p;
+  p.type = type;
+  if (!attachments.empty()) {
+    if (type == socketio::PacketType::event) p.type = socketio::PacketType::binary_event;
+    if (type == socketio::PacketType::ack) p.type = socketio::PacketType::binary_ack;
+  }
+  p.nsp = nsp;
+  p.id = id;
+  p.data = std::move(data);
+  p.attachments = attachments.size();
+  std::string buf = frame_buffer(64);
+  buf += '4';
+  socketio::encode(p, buf);
+  auto e = std::make_shared<Encoded>();
+  e->text = make_frame(std::move(buf), false);
+  e->attachments.reserve(attachments.size());
+  for (const auto& b : attachments) e->attachments.push_back(make_binary_frame(*b));
+  return e;
+}
+
+template <class Fn>
+void NamespaceLocal::for_each(Loop& loop, const Target& t, Fn&& fn) {
+  std::uint64_t epoch = ++loop.epoch;
+  auto visit_room = [&](const std::string& room, auto&& visit) {
+    if (auto it = rooms.find(room); it != rooms.end()) {
+      for (SocketImpl* s : it->second) visit(*s);
+    } else if (auto s = sockets.find(room); s != sockets.end()) {
+      visit(*s->second);  // a socket id is a room of its own
+    }
+  };
+  for (const auto& room : t.except) visit_room(room, [&](SocketImpl& s) { s.mark_ = epoch; });
+  auto deliver = [&](SocketImpl& s) {
+    if (s.mark_ == epoch) return;
+    s.mark_ = epoch;
+    fn(s);
+  };
+  if (t.rooms.empty()) {
+    for (auto& [id, s] : sockets) deliver(*s);
+  } else {
+    for (const auto& room : t.rooms) visit_room(room, deliver);
+  }
+}
+
+namespace {
+
+// Fans a broadcast out to every loop of this process. The encoded packet is
+// shared: each loop only looks up its own recipients.
+class LocalAdapter final : public Adapter {
+ public:
+  explicit LocalAdapter(Server::Impl& server) : server_(server) {}
+
+  void broadcast(NamespaceImpl& nsp, EncodedPtr packet, const Target& target) override {
+    auto shared_target = std::make_shared<const Target>(target);
+    on_each_loop([&nsp, packet, shared_target](Loop& loop) {
+      nsp.local(loop).for_each(loop, *shared_target, [&](SocketImpl& s) {
+        s.send_packet(*packet, shared_target->volatile_);
+      });
+    });
+  }
+
+  void apply(NamespaceImpl& nsp, const Target& target,
+             std::function<void(SocketImpl&)> op) override {
+    auto shared_target = std::make_shared<const Target>(target);
+    auto shared_op = std::make_shared<std::function<void(SocketImpl&)>>(std::move(op));
+    on_each_loop([&nsp, shared_target, shared_op](Loop& loop) {
+      // Collect first: the operation may change rooms while we iterate.
+      std::vector<std::shared_ptr<SocketImpl>> matched;
+      nsp.local(loop).for_each(loop, *shared_target,
+                               [&](SocketImpl& s) { matched.push_back(s.shared_from_this()); });
+      for (auto& s : matched) (*shared_op)(*s);
+    });
+  }
+
+ private:
+  template <class Fn>
+  void on_each_loop(Fn fn) {
+    Loop* here = current_loop();
+    for (auto& loop : server_.loops) {
+      if (loop.get() == here) continue;
+      asio::post(loop->ioc, [fn, l = loop.get()] { fn(*l); });
+    }
+    if (here) fn(*here);
+  }
+
+  Server::Impl& server_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_local_adapter(Server::Impl& server) {
+  return std::make_unique<LocalAdapter>(server);
+}
+
+NamespaceImpl::NamespaceImpl(Server::Impl& s, std::string name, NamespaceImpl* p)
+    : server(s), name_(std::move(name)), parent(p), locals(s.loops.size()) {}
+
+NamespaceLocal& NamespaceImpl::local(const Loop& loop) { return locals[loop.index]; }
+
+void NamespaceImpl::run_connection_handlers(Socket& s) {
+  const auto& handlers = parent ? parent->connection_handlers : connection_handlers;
+  for (const auto& h : handlers) {
+    if (!s.connected()) break;
+    h(s);
+  }
+}
+
+BroadcastOperator NamespaceImpl::op(Target t) const {
+  return BroadcastOperator(const_cast<NamespaceImpl*>(this), std::move(t));
+}
+
+void NamespaceImpl::broadcast(std::string_view event, Args args, const Target& target) {
+  boost::json::array data;
+  data.reserve(args.size() + 2);
+  data.emplace_back(event);
+  for (auto& v : args.values()) data.push_back(std::move(v));
+  EncodedPtr packet;
+  if (server.recovery && !target.volatile_) {
+    packet = server.recovery->persist(*this, std::move(data), args.attachments(), target);
+  } else {
+    packet = encode(socketio::PacketType::event, name_, std::nullopt, std::move(data),
+                    args.attachments());
+  }
+  server.adapter->broadcast(*this, std::move(packet), target);
+}
+
+}  // namespace rollcall::detail
+
+namespace rollcall {
+
+using detail::NamespaceImpl;
+
+// --- BroadcastOperator ---------------------------------------------------
+
+BroadcastOperator BroadcastOperator::to(std::string room) const {
+  auto t = target_;
+  t.rooms.push_back(std::move(room));
+  return BroadcastOperator(nsp_, std::move(t));
+}
+
+BroadcastOperator BroadcastOperator::except(std::string room) const {
+  auto t = target_;
+  t.except.push_back(std::move(room));
+  return BroadcastOperator(nsp_, std::move(t));
+}
+
+BroadcastOperator BroadcastOperator::volatile_() const {
+  auto t = target_;
+  t.volatile_ = true;
+  return BroadcastOperator(nsp_, std::move(t));
+}
+
+BroadcastOperator BroadcastOperator::local() const {
+  auto t = target_;
+  t.local = true;
+  return BroadcastOperator(nsp_, std::move(t));
+}
+
+void BroadcastOperator::emit(std::string_view event, Args args) const {
+  static_cast<NamespaceImpl*>(nsp_)->broadcast(event, std::move(args), target_);
+}
+
+void BroadcastOperator::disconnect_sockets(bool close) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  nsp->server.adapter->apply(*nsp, target_,
+                             [close](detail::SocketImpl& s) { s.disconnect(close); });
+}
+
+void BroadcastOperator::sockets_join(std::string room) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.join(room); });
+}
+
+void BroadcastOperator::sockets_leave(std::string room) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.leave(room); });
+}
+
+// --- Namespace -------------------------------------------------------------
+
+namespace {
+NamespaceImpl& impl(Namespace& n) { return static_cast<NamespaceImpl&>(n); }
+const NamespaceImpl& impl(const Namespace& n) { return static_cast<const NamespaceImpl&>(n); }
+}  // namespace
+
+const std::string& Namespace::name() const noexcept { return impl(*this).name_; }
+
+Namespace& Namespace::use(Middleware mw) {
+  impl(*this).middlewares.push_back(std::move(mw));
+  return *this;
+}
+
+Namespace& Namespace::on_connection(ConnectionHandler handler) {
+  impl(*this).connection_handlers.push_back(std::move(handler));
+  return *this;
+}
+
+BroadcastOperator Namespace::to(std::string room) const {
+  return impl(*this).op({}).to(std::move(room));
+}
+BroadcastOperator Namespace::except(std::string room) const {
+  return impl(*this).op({}).except(std::move(room));
+}
+BroadcastOperator Namespace::volatile_() const { return impl(*this).op({}).volatile_(); }
+void Namespace::emit(std::string_view event, Args args) const {
+  impl(*this).op({}).emit(event, std::move(args));
+}
+void Namespace::disconnect_sockets(bool close) const {
+  impl(*this).op({}).disconnect_sockets(close);
+}
+std::size_t Namespace::size() const noexcept { return impl(*this).count.load(); }
+
+}  // namespace rollcall

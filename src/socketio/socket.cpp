@@ -1,0 +1,268 @@
+// A Socket.IO socket: one client's connection to one namespace.
+#include "socketio/core.hpp"
+#include "socketio/recovery.hpp"
+
+#include "server/loop.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace rollcall::detail {
+
+namespace asio = boost::asio;
+
+SocketImpl::SocketImpl(NamespaceImpl& nsp, Client& client, std::string id, std::string pid,
+                       Handshake handshake)
+    : nsp_(nsp),
+      client_(&client),
+      id_(std::move(id)),
+      pid_(std::move(pid)),
+      handshake_(std::move(handshake)) {}
+
+SocketImpl::~SocketImpl() = default;
+
+void SocketImpl::send_packet(const Encoded& e, bool volatile_) {
+  if (client_) client_->send(e, volatile_);
+}
+
+void SocketImpl::join_all(const std::vector<std::string>& rooms) {
+  for (const auto& r : rooms) join(r);
+}
+
+void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachments) {
+  using socketio::PacketType;
+  switch (p.type) {
+    case PacketType::event:
+    case PacketType::binary_event: {
+      auto& arr = p.data.as_array();
+      std::string event = arr[0].is_string() ? std::string(arr[0].as_string())
+                                             : boost::json::serialize(arr[0]);
+      boost::json::array rest;
+      rest.reserve(arr.size() - 1);
+      for (std::size_t i = 1; i < arr.size(); ++i) rest.push_back(std::move(arr[i]));
+      Args args(std::move(rest), std::move(attachments));
+      Ack ack;
+      if (p.id) {
+        ack = Ack([weak = weak_from_this(), id = *p.id](Args reply) {
+          auto self = weak.lock();
+          if (!self || !self->connected_) return;
+          auto e = encode(socketio::PacketType::ack, self->nsp_.name_, id,
+                          std::move(reply.values()), reply.attachments());
+          self->send_packet(*e);
+        });
+      }
+      auto self = shared_from_this();
+      if (auto it = handlers_.find(event); it != handlers_.end()) {
+        auto handler = it->second;  // the handler may replace itself
+        handler(std::move(args), std::move(ack));
+      } else {
+        for (std::size_t i = 0; i < any_handlers_.size(); ++i) {
+          any_handlers_[i](event, i + 1 == any_handlers_.size() ? std::move(args) : args, ack);
+        }
+      }
+      break;
+    }
+    case PacketType::ack:
+    case PacketType::binary_ack: {
+      auto it = acks_.find(*p.id);
+      if (it == acks_.end()) break;  // late or unknown ack: ignore, like Node
+      auto cb = std::move(it->second.cb);
+      acks_.erase(it);
+      cb({}, Args(std::move(p.data.as_array()), std::move(attachments)));
+      break;
+    }
+    case PacketType::disconnect:
+      on_close("client namespace disconnect");
+      break;
+    default:
+      break;
+  }
+}
+
+void SocketImpl::on_close(const std::string& reason) {
+  if (!connected_) return;
+  connected_ = false;
+  auto self = shared_from_this();
+  Loop& loop = client_->session().loop();
+  auto& local = nsp_.local(loop);
+  if (nsp_.server.recovery && RecoveryStore::recoverable(reason) && !pid_.empty()) {
+    RecoveryStore::Saved saved{id_, pid_, {rooms_.begin(), rooms_.end()}, data_};
+    nsp_.server.recovery->save(nsp_, std::move(saved));
+  }
+  for (const auto& room : rooms_) {
+    auto it = local.rooms.find(room);
+    if (it == local.rooms.end()) continue;
+    it->second.erase(this);
+    if (it->second.empty()) local.rooms.erase(it);
+  }
+  local.sockets.erase(id_);
+  nsp_.count.fetch_sub(1, std::memory_order_relaxed);
+  auto acks = std::move(acks_);
+  acks_.clear();
+  for (auto& [id, pending] : acks) {
+    if (pending.timer) pending.timer->cancel();
+    pending.cb(std::make_error_code(std::errc::not_connected), {});
+  }
+  for (const auto& h : disconnect_handlers_) h(*this, reason);
+  for (const auto& h : nsp_.server.disconnect_handlers) h(*this, reason);
+  client_->remove(*this);
+  client_ = nullptr;
+}
+
+}  // namespace rollcall::detail
+
+namespace rollcall {
+
+using detail::SocketImpl;
+
+namespace {
+SocketImpl& impl(Socket& s) { return static_cast<SocketImpl&>(s); }
+const SocketImpl& impl(const Socket& s) { return static_cast<const SocketImpl&>(s); }
+}  // namespace
+
+void Ack::operator()(Args args) {
+  if (!fn_) return;
+  auto fn = std::move(fn_);
+  fn_ = nullptr;
+  fn(std::move(args));
+}
+
+const std::string& Socket::id() const noexcept { return impl(*this).id_; }
+const std::string& Socket::nsp() const noexcept { return impl(*this).nsp_.name_; }
+const Handshake& Socket::handshake() const noexcept { return impl(*this).handshake_; }
+boost::json::object& Socket::data() noexcept { return impl(*this).data_; }
+bool Socket::connected() const noexcept { return impl(*this).connected_; }
+bool Socket::recovered() const noexcept { return impl(*this).recovered_; }
+
+std::string Socket::transport() const {
+  const auto& s = impl(*this);
+  if (!s.client_) return {};
+  return s.client_->session().websocket() ? "websocket" : "polling";
+}
+
+void Socket::on(std::string event, EventHandler handler) {
+  impl(*this).handlers_[std::move(event)] = std::move(handler);
+}
+
+void Socket::on_any(AnyHandler handler) { impl(*this).any_handlers_.push_back(std::move(handler)); }
+
+void Socket::on_disconnect(DisconnectHandler handler) {
+  impl(*this).disconnect_handlers_.push_back(std::move(handler));
+}
+
+void Socket::emit(std::string_view event, Args args, EmitOptions opts) {
+  auto& s = impl(*this);
+  if (!s.connected_) return;
+  boost::json::array data;
+  data.reserve(args.size() + 2);
+  data.emplace_back(event);
+  for (auto& v : args.values()) data.push_back(std::move(v));
+  detail::EncodedPtr packet;
+  if (s.nsp_.server.recovery && !opts.volatile_) {
+    // Stored with an offset so a reconnecting client can get it again.
+    detail::Target t;
+    t.rooms.push_back(s.id_);
+    packet = s.nsp_.server.recovery->persist(s.nsp_, std::move(data), args.attachments(), t);
+  } else {
+    packet = detail::encode(socketio::PacketType::event, s.nsp_.name_, std::nullopt,
+                            std::move(data), args.attachments());
+  }
+  s.send_packet(*packet, opts.volatile_);
+}
+
+void Socket::emit_with_ack(std::string_view event, Args args, Millis timeout, AckCallback cb) {
+  auto& s = impl(*this);
+  if (!s.connected_) {
+    cb(std::make_error_code(std::errc::not_connected), {});
+    return;
+  }
+  std::uint64_t id = s.next_ack_++;
+  boost::json::array data;
+  data.reserve(args.size() + 1);
+  data.emplace_back(event);
+  for (auto& v : args.values()) data.push_back(std::move(v));
+  auto packet = detail::encode(socketio::PacketType::event, s.nsp_.name_, id, std::move(data),
+                               args.attachments());
+  auto timer = std::make_unique<boost::asio::steady_timer>(s.client_->session().loop().ioc, timeout);
+  timer->async_wait([weak = s.weak_from_this(), id](boost::system::error_code ec) {
+    if (ec) return;
+    auto self = weak.lock();
+    if (!self) return;
+    auto it = self->acks_.find(id);
+    if (it == self->acks_.end()) return;
+    auto callback = std::move(it->second.cb);
+    self->acks_.erase(it);
+    callback(std::make_error_code(std::errc::timed_out), {});
+  });
+  s.acks_.emplace(id, SocketImpl::PendingAck{std::move(cb), std::move(timer)});
+  s.send_packet(*packet);
+}
+
+void Socket::join(std::string room) {
+  auto& s = impl(*this);
+  if (room == s.id_) return;  // implicit
+  auto [it, inserted] = s.rooms_.insert(std::move(room));
+  if (inserted && s.connected_) {
+    s.nsp_.local(s.client_->session().loop()).rooms[*it].insert(&s);
+  }
+}
+
+void Socket::leave(const std::string& room) {
+  auto& s = impl(*this);
+  if (s.rooms_.erase(room) == 0 || !s.connected_) return;
+  auto& rooms = s.nsp_.local(s.client_->session().loop()).rooms;
+  if (auto it = rooms.find(room); it != rooms.end()) {
+    it->second.erase(&s);
+    if (it->second.empty()) rooms.erase(it);
+  }
+}
+
+std::vector<std::string> Socket::rooms() const {
+  const auto& s = impl(*this);
+  std::vector<std::string> out{s.id_};
+  out.insert(out.end(), s.rooms_.begin(), s.rooms_.end());
+  return out;
+}
+
+BroadcastOperator Socket::to(std::string room) const {
+  return broadcast().to(std::move(room));
+}
+
+BroadcastOperator Socket::broadcast() const {
+  const auto& s = impl(*this);
+  BroadcastOperator::Target t;
+  t.except.push_back(s.id_);
+  return BroadcastOperator(&s.nsp_, std::move(t));
+}
+
+void Socket::disconnect(bool close) {
+  auto& s = impl(*this);
+  if (!s.connected_) return;
+  if (close) {
+    s.client_->disconnect_all();
+    return;
+  }
+  auto packet = detail::encode(socketio::PacketType::disconnect, s.nsp_.name_, std::nullopt,
+                               nullptr, {});
+  s.send_packet(*packet);
+  s.on_close("server namespace disconnect");
+}
+
+void Socket::post(std::function<void(Socket&)> fn) {
+  auto& s = impl(*this);
+  if (!s.client_) return;
+  boost::asio::post(s.client_->session().loop().ioc,
+                    [weak = s.weak_from_this(), fn = std::move(fn)] {
+                      auto self = weak.lock();
+                      if (self && self->connected_) fn(*self);
+                    });
+}
+
+std::weak_ptr<Socket> Socket::weak() const {
+  return std::const_pointer_cast<SocketImpl>(impl(*this).shared_from_this());
+}
+
+}  // namespace rollcall

@@ -1,0 +1,209 @@
+// The server the Node interop tests drive: the public C++ API with the
+// handlers described in tests/interop/README.md.
+#include <rollcall/server.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+#include <regex>
+#include <thread>
+
+using rollcall::Ack;
+using rollcall::Args;
+using rollcall::Socket;
+
+namespace {
+
+std::string str(const Args& a, std::size_t i) {
+  return i < a.size() && a[i].is_string() ? std::string(a[i].as_string()) : std::string();
+}
+
+// Copies args[from..] into a new Args, keeping binary attachments.
+Args tail(const Args& a, std::size_t from) {
+  Args out;
+  for (std::size_t i = from; i < a.size(); ++i) out.push(a[i]);
+  out.attachments() = a.attachments();
+  return out;
+}
+
+boost::json::object welcome(Socket& s) {
+  boost::json::object o;
+  o["id"] = s.id();
+  o["recovered"] = s.recovered();
+  o["auth"] = s.handshake().auth;
+  o["nsp"] = s.nsp();
+  return o;
+}
+
+void install_echo(Socket& socket) {
+  socket.on("echo", [&socket](Args args, Ack ack) {
+    if (ack) ack(std::move(args));
+    else socket.emit("echo", std::move(args));
+  });
+}
+
+void install_root(rollcall::Server& io, Socket& socket) {
+  install_echo(socket);
+  socket.on("join", [&socket](Args args, Ack ack) {
+    socket.join(str(args, 0));
+    auto rooms = socket.rooms();
+    std::sort(rooms.begin(), rooms.end());
+    boost::json::array arr(rooms.begin(), rooms.end());
+    if (ack) ack(Args::of(arr));
+  });
+  socket.on("leave", [&socket](Args args, Ack ack) {
+    socket.leave(str(args, 0));
+    auto rooms = socket.rooms();
+    std::sort(rooms.begin(), rooms.end());
+    boost::json::array arr(rooms.begin(), rooms.end());
+    if (ack) ack(Args::of(arr));
+  });
+  socket.on("to-rooms", [&io](Args args, Ack ack) {
+    if (args.size() < 2 || !args[0].is_array()) return;
+    std::optional<rollcall::BroadcastOperator> op;
+    for (const auto& r : args[0].as_array()) {
+      if (!r.is_string()) continue;
+      std::string room(r.as_string());
+      op = op ? op->to(std::move(room)) : io.of("/").to(std::move(room));
+    }
+    if (op) op->emit(str(args, 1), tail(args, 2));
+    if (ack) ack();
+  });
+  socket.on("broadcast", [&socket](Args args, Ack ack) {
+    socket.broadcast().emit(str(args, 0), tail(args, 1));
+    if (ack) ack();
+  });
+  socket.on("except", [&io](Args args, Ack ack) {
+    io.of("/").to(str(args, 0)).except(str(args, 1)).emit(str(args, 2), tail(args, 3));
+    if (ack) ack();
+  });
+  socket.on("volatile", [&socket](Args args, Ack) {
+    socket.emit(str(args, 0), tail(args, 1), {.volatile_ = true});
+  });
+  socket.on("request-ack", [&socket](Args args, Ack ack) {
+    auto timeout = rollcall::Millis(args.size() > 2 && args[2].is_number() ? args[2].to_number<long>() : 1000);
+    Args req;
+    if (args.size() > 1) req.push(args[1]);
+    req.attachments() = args.attachments();
+    socket.emit_with_ack(str(args, 0), std::move(req), timeout,
+                         [ack](std::error_code ec, Args response) mutable {
+                           if (!ack) return;
+                           boost::json::object o;
+                           if (ec) {
+                             o["ok"] = false;
+                             o["error"] = ec == std::errc::timed_out ? "timeout" : "disconnected";
+                             ack(Args::of(o));
+                             return;
+                           }
+                           o["ok"] = true;
+                           o["response"] = response.values();
+                           Args out;
+                           out.push(std::move(o));
+                           out.attachments() = response.attachments();
+                           ack(std::move(out));
+                         });
+  });
+  socket.on("disconnect-me", [&socket](Args args, Ack) {
+    bool close = args.size() > 0 && args[0].is_bool() && args[0].as_bool();
+    socket.disconnect(close);
+  });
+  socket.on("disconnect-room", [&io](Args args, Ack ack) {
+    io.of("/").in(str(args, 0)).disconnect_sockets(false);
+    if (ack) ack();
+  });
+  socket.on("stats", [&io](Args, Ack ack) {
+    boost::json::object o;
+    o["sockets"] = io.of("/").size();
+    if (ack) ack(Args::of(o));
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollcall interop test server"};
+  std::string listen = "127.0.0.1:0";
+  unsigned threads = 2;
+  long ping_interval = 25000, ping_timeout = 20000, recovery_ms = 120000, connect_timeout = 45000;
+  std::size_t max_payload = 1000000;
+  app.add_option("--listen", listen);
+  app.add_option("--threads", threads);
+  app.add_option("--ping-interval", ping_interval);
+  app.add_option("--ping-timeout", ping_timeout);
+  app.add_option("--max-payload", max_payload);
+  app.add_option("--recovery-ms", recovery_ms);
+  app.add_option("--connect-timeout", connect_timeout);
+  CLI11_PARSE(app, argc, argv);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  rollcall::ServerOptions o;
+  o.threads = threads;
+  o.ping_interval = rollcall::Millis(ping_interval);
+  o.ping_timeout = rollcall::Millis(ping_timeout);
+  o.max_payload = max_payload;
+  o.connect_timeout = rollcall::Millis(connect_timeout);
+  o.cors.origins = {"*"};
+  if (recovery_ms > 0) {
+    o.recovery.enabled = true;
+    o.recovery.max_disconnection = rollcall::Millis(recovery_ms);
+  }
+  rollcall::Server io(o);
+
+  io.of("/").on_connection([&io](Socket& socket) {
+    install_root(io, socket);
+    socket.emit("welcome", Args::of(welcome(socket)));
+  });
+  io.of("/admin")
+      .use([](Socket& socket, rollcall::Next next) {
+        auto* token = socket.handshake().auth.if_contains("token");
+        if (token && token->is_string() && token->as_string() == "secret") {
+          next(std::nullopt);
+          return;
+        }
+        boost::json::object data;
+        data["code"] = 401;
+        next(rollcall::ConnectError{"unauthorized", data});
+      })
+      .on_connection([](Socket& socket) {
+        install_echo(socket);
+        socket.emit("welcome", Args::of(welcome(socket)));
+      });
+  static const std::regex dynamic("^/dyn-[a-z0-9]+$");
+  io.of([](const std::string& name, const boost::json::object&) {
+      return std::regex_match(name, dynamic);
+    })
+      .on_connection([](Socket& socket) {
+        install_echo(socket);
+        socket.emit("welcome", Args::of(welcome(socket)));
+      });
+  io.on_disconnect([&io](Socket& socket, const std::string& reason) {
+    boost::json::object o;
+    o["id"] = socket.id();
+    o["nsp"] = socket.nsp();
+    o["reason"] = reason;
+    io.of("/").to("observers").emit("disconnected", Args::of(o));
+  });
+
+  auto colon = listen.rfind(':');
+  io.listen(listen.substr(0, colon), static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
+  std::printf("listening %u\n", static_cast<unsigned>(io.port()));
+  std::fflush(stdout);
+  std::thread signal_thread([&io, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    io.stop();
+  });
+  io.run();
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return 0;
+}
