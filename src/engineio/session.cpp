@@ -318,24 +318,18 @@ void Session::shutdown(const std::string& reason, bool send_close_packet) {
     return;
   }
   // Polling: the close packet (or a noop for a client-initiated close) goes
-  // out on the pending GET, or on the next one if none is pending.
-  if (send_close_packet) {
-    queue_.push_back(loop_.close);
-  } else if (pending_get_ && queue_.empty()) {
-    queue_.push_back(loop_.noop);
-  }
-  queued_bytes_ = 0;
+  // out on the pending GET. Without one the session is dropped at once and
+  // later requests for it get 400, as with Node.
   if (pending_get_) {
+    if (send_close_packet) {
+      queue_.push_back(loop_.close);
+    } else if (queue_.empty()) {
+      queue_.push_back(loop_.noop);
+    }
     flush_poll();  // calls forget()
     return;
   }
-  if (!send_close_packet) {
-    forget();
-    return;
-  }
-  // Keep the session reachable briefly so the client can fetch the close packet.
-  heartbeat_.expires_after(options().ping_interval + options().ping_timeout);
-  heartbeat_.async_wait([self](boost::system::error_code) { self->forget(); });
+  forget();
 }
 
 // Drops the session from its loop: later requests for the sid get 400.

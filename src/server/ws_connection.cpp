@@ -132,15 +132,11 @@ void WsConnection::close() {
   schedule_write();
 }
 
-// Writes start at the end of the current handler, so every frame queued
-// while handling one event goes out in one write.
+// One write in flight at a time: the first frame goes out at once (as Node
+// does), frames queued while a write is in flight are gathered into the next
+// one, so a busy connection gets one syscall for many frames.
 void WsConnection::schedule_write() {
-  if (writing_ || write_scheduled_ || finished_) return;
-  write_scheduled_ = true;
-  asio::post(loop_.ioc, [self = shared_from_this()] {
-    self->write_scheduled_ = false;
-    self->do_write();
-  });
+  if (!writing_ && !finished_) do_write();
 }
 
 void WsConnection::do_write() {

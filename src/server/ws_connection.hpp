@@ -61,7 +61,6 @@ class WsConnection final : public engineio::WsLink,
   std::optional<boost::asio::steady_timer> linger_;
   bool reading_ = false;
   bool writing_ = false;
-  bool write_scheduled_ = false;
   bool closing_ = false;   // close frame queued: no more frames accepted
   bool finished_ = false;  // socket closed
 };

@@ -34,9 +34,12 @@ void Client::send(const Encoded& e, bool volatile_) {
   for (const auto& a : e.attachments) session_.send(a);
 }
 
+// A Socket.IO-level decode error closes the whole session. Node's Client
+// closes its engine connection itself, so its sockets see "forced close"
+// (an Engine.IO-level decode error is "parse error").
 void Client::fail(const char* what) {
   spdlog::debug("session {}: {}", session_.sid(), what);
-  session_.close("parse error");
+  session_.close("forced close");
 }
 
 void Client::on_message(std::string_view data, bool binary) {

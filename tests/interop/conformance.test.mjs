@@ -108,6 +108,21 @@ describe("Engine.IO v4 (/engine.io/)", () => {
       assert.equal((await post(base, EIO, "unknown-sid-000000000", "4hello")).status, 400);
     });
 
+    it('error responses are JSON {code, message} as Node sends them (not checked by the suites)', async () => {
+      const cases = [
+        [`${base}${EIO}?EIO=4&transport=abc`, "GET", 0, "Transport unknown"],
+        [eioUrl(base, EIO, { sid: "unknown-sid-000000000" }), "GET", 1, "Session ID unknown"],
+        [eioUrl(base, EIO), "POST", 2, "Bad handshake method"],
+        [`${base}${EIO}?EIO=abc&transport=polling`, "GET", 5, "Unsupported protocol version"],
+      ];
+      for (const [url, method, code, message] of cases) {
+        const res = await http(url, { method, body: method === "GET" ? undefined : "" });
+        assert.equal(res.status, 400, url);
+        assert.match(res.headers.get("content-type") ?? "", /^application\/json/, url);
+        assert.deepEqual(JSON.parse(res.body), { code, message }, url);
+      }
+    });
+
     it("websocket: a missing or invalid EIO ends the connection without an open packet", async () => {
       await expectWsRefused(`${base.replace("http", "ws")}${EIO}?transport=websocket`);
       await expectWsRefused(`${base.replace("http", "ws")}${EIO}?EIO=abc&transport=websocket`);
