@@ -23,8 +23,15 @@ export function wsUrl(base, path, params = {}) {
 
 /** Plain fetch with a deadline; resolves { status, headers, body (string) }. */
 export async function http(url, { method = "GET", body, headers, ms = WAIT_MS } = {}) {
-  const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(ms) });
-  return { status: res.status, headers: res.headers, body: await res.text() };
+  try {
+    const res = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(ms) });
+    return { status: res.status, headers: res.headers, body: await res.text() };
+  } catch (err) {
+    const why = err?.name === "TimeoutError" ? `no complete response within ${ms} ms` : err?.message;
+    const e = new Error(`${method} ${url}: ${why}${err?.cause ? ` (${err.cause.message ?? err.cause})` : ""}`);
+    e.cause = err;
+    throw e;
+  }
 }
 
 /** GET without sid: resolves { status, sid, handshake, body, headers }. */
