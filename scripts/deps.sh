@@ -2,7 +2,8 @@
 # Installs the build and test dependencies of rollcall on Debian 12 (run as root).
 # Idempotent: apt-get runs only when a package is missing.
 #   scripts/deps.sh          build dependencies
-#   scripts/deps.sh --test   ... plus the Node packages of tests/interop
+#   scripts/deps.sh --test   ... plus Debian's chromium (browser interop test) and
+#                            the Node packages of tests/interop
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +25,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
 )
+
+# tests/interop/browser.test.mjs drives /usr/bin/chromium headless through
+# playwright-core (which never downloads a browser of its own).
+if (( with_test )); then
+  packages+=(chromium)
+fi
 
 # Node.js: a newer one may already be installed outside Debian's archive; keep it when >= 18.
 node_major=0
@@ -61,12 +68,17 @@ else
 fi
 
 if (( with_test )); then
+  node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+  if ! [[ "$node_major" =~ ^[0-9]+$ ]] || (( node_major < 18 )); then
+    echo "deps.sh: warning: tests/interop needs Node.js >= 18; found $(node --version 2>/dev/null || echo none)" >&2
+  fi
   interop="$ROOT/tests/interop"
   stamp="$interop/node_modules/.rollcall-installed"
   if [[ -f "$interop/package-lock.json" ]]; then
     lock_sum="$(sha256sum "$interop/package-lock.json" "$interop/package.json" | sha256sum | cut -d' ' -f1)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_sum" \
-          && -f "$interop/node_modules/socket.io-client/package.json" ]]; then
+          && -f "$interop/node_modules/socket.io-client/package.json" \
+          && -f "$interop/node_modules/playwright-core/package.json" ]]; then
       echo "deps.sh: tests/interop/node_modules is up to date"
     else
       (cd "$interop" && npm ci --no-audit --no-fund)
