@@ -23,6 +23,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev libsqlite3-dev sqlite3 redis-server redis-tools
   clang libclang-rt-14-dev
 )
 

@@ -59,6 +59,11 @@ step build-release bash scripts/build.sh release
 step build-asan bash scripts/build.sh asan
 step build-fuzz bash scripts/build.sh fuzz
 
+# Real services for the tests that need them (a test that cannot reach one fails).
+export REDIS_PORT="${REDIS_PORT:-16379}"
+step services bash scripts/services.sh start
+trap 'bash scripts/services.sh stop' EXIT
+
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 ctest_stage asan --test-dir build-asan --output-on-failure -j2 --timeout 600 -E '^fuzz'

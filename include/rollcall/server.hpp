@@ -17,6 +17,7 @@
 #pragma once
 
 #include <rollcall/args.hpp>
+#include <rollcall/presence.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -65,7 +66,24 @@ struct ServerOptions {
   std::size_t max_write_queue_bytes = 4 * 1024 * 1024;
   CorsOptions cors;
   RecoveryOptions recovery;
+  // Per-user presence over the sockets that have a User (Socket::set_user).
+  PresenceOptions presence;
 };
+
+// A plain HTTP endpoint served next to Socket.IO (Server::add_http_route).
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // decoded path, without the query
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+};
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 // Error passed to middleware `next`: the client receives connect_error with
 // {message, data}.
@@ -98,12 +116,13 @@ class SocketImpl;
 class Ack {
  public:
   Ack() = default;
-  explicit Ack(std::function<void(Args)> fn) : fn_(std::move(fn)) {}
-  explicit operator bool() const noexcept { return static_cast<bool>(fn_); }
+  explicit Ack(std::function<void(Args)> fn)
+      : fn_(std::make_shared<std::function<void(Args)>>(std::move(fn))) {}
+  explicit operator bool() const noexcept { return fn_ && *fn_; }
   void operator()(Args args = {});
 
  private:
-  std::function<void(Args)> fn_;
+  std::shared_ptr<std::function<void(Args)>> fn_;  // shared: copies answer once in all
 };
 
 using EventHandler = std::function<void(Args args, Ack ack)>;
@@ -162,6 +181,10 @@ class Socket {
   boost::json::object& data() noexcept;  // free per-socket application data
   bool connected() const noexcept;
   bool recovered() const noexcept;  // restored by connection state recovery
+  // Identity (set it in a middleware): the socket joins user:<id>,
+  // org:<org> and org:<org>:role:<role> and counts towards presence.
+  void set_user(User user);
+  const User* user() const noexcept;
   std::string transport() const;    // "polling" or "websocket"
 
   void on(std::string event, EventHandler handler);
@@ -240,6 +263,13 @@ class Server {
   // Called for every socket disconnect in any namespace (after the socket's
   // own handlers), with the reason as Node's socket.io names it.
   void on_disconnect(DisconnectHandler handler);
+
+  // Presence of the users behind the sockets (see presence.hpp).
+  Presence& presence();
+
+  // Serves `handler` for every request whose path starts with `prefix`
+  // (checked in the order added). Handlers run on a loop thread: keep them short.
+  void add_http_route(std::string prefix, HttpHandler handler);
 
   // A bare Engine.IO endpoint that echoes every message (text or binary);
   // used by the conformance mode. Uses its own heartbeat/payload options.

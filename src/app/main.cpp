@@ -1,4 +1,6 @@
 // rollcalld: the rollcall server binary.
+#include "app/config.hpp"
+#include "app/daemon.hpp"
 #include "app/modes.hpp"
 
 #include <rollcall/server.hpp>
@@ -21,7 +23,9 @@ struct HostPort {
 
 HostPort parse_listen(const std::string& s) {
   auto colon = s.rfind(':');
-  if (colon == std::string::npos) throw CLI::ValidationError("--listen", "expected HOST:PORT, got '" + s + "'");
+  if (colon == std::string::npos) {
+    throw rollcall::app::ConfigError("server.listen: expected HOST:PORT, got '" + s + "'");
+  }
   HostPort hp;
   hp.host = s.substr(0, colon);
   if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
@@ -33,7 +37,7 @@ HostPort parse_listen(const std::string& s) {
     if (used != s.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
     hp.port = static_cast<std::uint16_t>(port);
   } catch (const std::exception&) {
-    throw CLI::ValidationError("--listen", "bad port in '" + s + "'");
+    throw rollcall::app::ConfigError("server.listen: bad port in '" + s + "'");
   }
   return hp;
 }
@@ -42,31 +46,27 @@ HostPort parse_listen(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"rollcalld - a Socket.IO server that tracks users, not sockets"};
-  std::string listen = "127.0.0.1:3000";
+  std::string config_file, listen, path, log_level, data_dir;
   unsigned threads = 0;
   bool conformance = false;
-  std::string log_level = "info";
-  rollcall::ServerOptions options;
-  long ping_interval = options.ping_interval.count();
-  long ping_timeout = options.ping_timeout.count();
-  long recovery_ms = 0;
+  long ping_interval = 0, ping_timeout = 0, recovery_ms = 0;
+  std::size_t max_payload = 0;
   std::vector<std::string> cors;
-  app.add_option("--listen", listen, "address to listen on, HOST:PORT")->capture_default_str();
+  app.add_option("--config", config_file, "TOML configuration file (see docs/configuration.md)");
+  app.add_option("--listen", listen, "address to listen on, HOST:PORT (default 127.0.0.1:3000)");
   app.add_option("--threads", threads, "event loop threads (default: number of cores)");
   app.add_flag("--conformance", conformance,
                "serve the handlers the official Engine.IO/Socket.IO protocol suites expect");
-  app.add_option("--path", options.path, "Socket.IO path")->capture_default_str();
-  app.add_option("--ping-interval", ping_interval, "heartbeat interval, ms")->capture_default_str();
-  app.add_option("--ping-timeout", ping_timeout, "heartbeat timeout, ms")->capture_default_str();
-  app.add_option("--max-payload", options.max_payload, "max bytes per client message")
-      ->capture_default_str();
-  app.add_option("--recovery-ms", recovery_ms,
-                 "connection state recovery window, ms (0 = off)")->capture_default_str();
+  app.add_option("--path", path, "Socket.IO path (default /socket.io/)");
+  app.add_option("--ping-interval", ping_interval, "heartbeat interval, ms");
+  app.add_option("--ping-timeout", ping_timeout, "heartbeat timeout, ms");
+  app.add_option("--max-payload", max_payload, "max bytes per client message");
+  app.add_option("--recovery-ms", recovery_ms, "connection state recovery window, ms (0 = off)");
   app.add_option("--cors-origin", cors, "allowed CORS origin (repeatable; * for any)");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--data-dir", data_dir, "directory of the embedded store (server.data_dir)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
 
-  spdlog::set_level(spdlog::level::from_str(log_level));
   // Signals are taken by one thread with sigwait; block them everywhere else.
   sigset_t signals;
   sigemptyset(&signals);
@@ -76,41 +76,54 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   try {
-    auto hp = parse_listen(listen);
-    std::unique_ptr<rollcall::Server> server;
+    rollcall::app::Config config;
+    if (!config_file.empty()) config = rollcall::app::load_config(config_file);
+    // Command-line flags override the file.
+    auto& srv = config.server;
+    if (app.count("--listen")) srv.listen = listen;
+    if (app.count("--threads")) srv.threads = threads;
+    if (app.count("--path")) srv.path = path;
+    if (app.count("--ping-interval")) srv.ping_interval_ms = ping_interval;
+    if (app.count("--ping-timeout")) srv.ping_timeout_ms = ping_timeout;
+    if (app.count("--max-payload")) srv.max_payload = max_payload;
+    if (app.count("--recovery-ms")) srv.recovery_ms = recovery_ms;
+    if (app.count("--cors-origin")) srv.cors_origins = cors;
+    if (app.count("--data-dir")) srv.data_dir = data_dir;
+    if (app.count("--log-level")) config.log.level = log_level;
+    rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
+    spdlog::set_level(spdlog::level::from_str(config.log.level));
+
+    auto hp = parse_listen(srv.listen);
+    std::unique_ptr<rollcall::Server> conformance_server;
+    std::unique_ptr<rollcall::app::Daemon> daemon;
+    rollcall::Server* server = nullptr;
     if (conformance) {
-      server = rollcall::app::make_conformance_server(threads);
+      conformance_server = rollcall::app::make_conformance_server(srv.threads);
+      server = conformance_server.get();
     } else {
-      options.threads = threads;
-      options.ping_interval = rollcall::Millis(ping_interval);
-      options.ping_timeout = rollcall::Millis(ping_timeout);
-      options.cors.origins = cors;
-      if (recovery_ms > 0) {
-        options.recovery.enabled = true;
-        options.recovery.max_disconnection = rollcall::Millis(recovery_ms);
-      }
-      server = std::make_unique<rollcall::Server>(options);
-      rollcall::app::install_default_handlers(*server);
+      daemon = std::make_unique<rollcall::app::Daemon>(config);
+      server = &daemon->server();
     }
     server->listen(hp.host, hp.port);
     spdlog::info("rollcalld listening on {}:{} ({} threads{})", hp.host, server->port(),
                  server->threads(), conformance ? ", conformance mode" : "");
     std::printf("listening %u\n", static_cast<unsigned>(server->port()));
     std::fflush(stdout);
-    std::thread signal_thread([&server, signals] {
+    std::thread signal_thread([server, signals] {
       int sig = 0;
       sigwait(&signals, &sig);
-      spdlog::info("signal {}: shutting down", sig);
+      if (sig != 0) spdlog::info("signal {}: shutting down", sig);
       server->stop();
     });
     server->run();
     // run() returned on its own (not through a signal): release the waiter.
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
-  } catch (const CLI::Error& e) {
-    return app.exit(e);
+  } catch (const rollcall::app::ConfigError& e) {
+    std::fprintf(stderr, "rollcalld: configuration error: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    std::fprintf(stderr, "rollcalld: %s\n", e.what());
     return 1;
   }
   return 0;

@@ -12,8 +12,5 @@ namespace rollcall::app {
 // endpoint at /engine.io/ and Socket.IO at /socket.io/ with "/" and "/custom".
 std::unique_ptr<Server> make_conformance_server(unsigned threads);
 
-// Handlers of a plain `rollcalld`. For now it accepts connections on "/";
-// identity, presence and notifications plug in here.
-void install_default_handlers(Server& server);
 
 }  // namespace rollcall::app

@@ -100,11 +100,13 @@ std::optional<Query> parse_target(std::string_view target) {
 }  // namespace
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
-  State(std::vector<std::unique_ptr<Loop>>& l, std::vector<std::unique_ptr<engineio::Engine>>& e)
-      : loops(l), engines(e), acceptor(l.front()->ioc) {}
+  State(std::vector<std::unique_ptr<Loop>>& l, std::vector<std::unique_ptr<engineio::Engine>>& e,
+        Routes& r)
+      : loops(l), engines(e), routes(r), acceptor(l.front()->ioc) {}
 
   std::vector<std::unique_ptr<Loop>>& loops;
   std::vector<std::unique_ptr<engineio::Engine>>& engines;
+  Routes& routes;
   tcp::acceptor acceptor;
   std::atomic<std::uint16_t> port{0};
   std::size_t next_loop = 0;
@@ -358,6 +360,40 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
   co_return co_await send(x.error(HttpError::bad_request));
 }
 
+// Application routes (Server::add_http_route); 404 when none matches.
+Response serve_route(const HttpServer::Routes& routes, const Request& req,
+                     const std::optional<Query>& query) {
+  Response res{http::status::not_found, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.body() = R"({"error":"not found"})";
+  if (!query) return res;
+  for (const auto& [prefix, handler] : routes) {
+    if (!query->path.starts_with(prefix)) continue;
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.path = query->path;
+    r.query = query->all;
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(f.value());
+    }
+    r.body = req.body();
+    try {
+      HttpResponse out = handler(r);
+      res.result(static_cast<unsigned>(out.status));
+      res.set(http::field::content_type, out.content_type);
+      res.body() = std::move(out.body);
+    } catch (const std::exception& e) {
+      spdlog::error("http {} {}: handler threw: {}", r.method, r.path, e.what());
+      res.result(http::status::internal_server_error);
+      res.body() = R"({"error":"internal error"})";
+    }
+    return res;
+  }
+  return res;
+}
+
 }  // namespace
 
 asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket socket,
@@ -432,9 +468,9 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       co_return;
     }
     if (!engine) {
-      Response res{http::status::not_found, req.version()};
-      res.set(http::field::content_type, "text/plain");
-      res.body() = "Not Found";
+      Response res = serve_route(routes, req, query);
+      res.keep_alive(req.keep_alive());
+      res.prepare_payload();
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       stream.expires_after(kIdleTimeout);
@@ -479,8 +515,8 @@ asio::awaitable<void> HttpServer::State::accept_loop() {
 }
 
 HttpServer::HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
-                       std::vector<std::unique_ptr<engineio::Engine>>& engines)
-    : state_(std::make_shared<State>(loops, engines)) {}
+                       std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes)
+    : state_(std::make_shared<State>(loops, engines, routes)) {}
 
 HttpServer::~HttpServer() = default;
 

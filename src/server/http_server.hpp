@@ -2,9 +2,12 @@
 // Engine.IO polling and hands WebSocket upgrades to WsConnection.
 #pragma once
 
+#include <rollcall/server.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rollcall {
@@ -16,8 +19,9 @@ struct Engine;
 
 class HttpServer {
  public:
+  using Routes = std::vector<std::pair<std::string, HttpHandler>>;
   HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
-             std::vector<std::unique_ptr<engineio::Engine>>& engines);
+             std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes);
   ~HttpServer();
 
   // Binds on loop 0 and starts accepting; connections are spread over the

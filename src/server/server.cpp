@@ -1,4 +1,5 @@
 // Server: owns the loops, the endpoints and the namespaces.
+#include "presence/tracker.hpp"
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
@@ -125,7 +126,18 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   engines.push_back(std::move(engine));
   adapter = detail::make_local_adapter(*this);
   if (options.recovery.enabled) recovery = std::make_unique<detail::RecoveryStore>(options.recovery);
-  http = std::make_unique<HttpServer>(loops, engines);
+  if (options.presence.enabled) {
+    auto* nsp = &get_or_create(options.presence.nsp);
+    auto org_broadcast = [nsp](const std::string& org, const std::string& user, const char* status) {
+      boost::json::object o;
+      o["user"] = user;
+      o["status"] = status;
+      o["org"] = org;
+      nsp->to("org:" + org).emit("presence", Args::of(o));
+    };
+    presence = std::make_unique<detail::PresenceTracker>(options.presence, org_broadcast);
+  }
+  http = std::make_unique<HttpServer>(loops, engines, routes);
   // Idle loops stay alive until stop() releases these.
   for (auto& loop : loops) guards.push_back(asio::make_work_guard(loop->ioc));
   get_or_create("/");
@@ -225,11 +237,21 @@ void Server::add_engine_echo(std::string path, ServerOptions engine_options) {
   impl_->engines.push_back(std::move(engine));
 }
 
+Presence& Server::presence() {
+  if (!impl_->presence) throw std::logic_error("presence is disabled (ServerOptions::presence.enabled)");
+  return *impl_->presence;
+}
+
+void Server::add_http_route(std::string prefix, HttpHandler handler) {
+  impl_->routes.emplace_back(std::move(prefix), std::move(handler));
+}
+
 void Server::listen(const std::string& host, std::uint16_t port) { impl_->http->listen(host, port); }
 std::uint16_t Server::port() const noexcept { return impl_->http->port(); }
 
 void Server::run() {
   impl_->running = true;
+  if (impl_->presence) impl_->presence->start();
   auto run_loop = [](Loop* loop) {
     set_current_loop(loop);
     for (;;) {
@@ -249,6 +271,7 @@ void Server::run() {
   }
   run_loop(impl_->loops[0].get());
   for (auto& t : threads) t.join();
+  if (impl_->presence) impl_->presence->stop();
   for (auto& loop : impl_->loops) {
     loop->shutdown_check.reset();
     loop->sessions.clear();

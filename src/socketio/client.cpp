@@ -4,6 +4,7 @@
 #include "socketio/recovery.hpp"
 
 #include "engineio/packet.hpp"
+#include "presence/tracker.hpp"
 #include "server/loop.hpp"
 
 #include <spdlog/spdlog.h>
@@ -157,6 +158,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
         auto socket = std::make_shared<SocketImpl>(*nsp, *this, restored->state.id,
                                                    restored->state.pid, std::move(hs));
         socket->data_ = std::move(restored->state.data);
+        socket->user_ = std::move(restored->state.user);
         socket->recovered_ = true;
         for (auto& r : restored->state.rooms) socket->rooms_.insert(std::move(r));
         if (server_.options.recovery.skip_middlewares) {
@@ -227,6 +229,19 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
   reply["sid"] = socket->id_;
   if (!socket->pid_.empty()) reply["pid"] = socket->pid_;
   send(*encode(PacketType::connect, nsp.name_, std::nullopt, std::move(reply), {}));
+  if (socket->user_ && server_.presence) {
+    const auto& hs = *session_.handshake();
+    ConnectionInfo info;
+    info.socket_id = socket->id_;
+    info.nsp = nsp.name_;
+    info.transport = session_.websocket() ? "websocket" : "polling";
+    if (auto ua = hs.headers.find("user-agent"); ua != hs.headers.end()) info.user_agent = ua->second;
+    info.address = hs.address;
+    info.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    server_.presence->connected(*socket->user_, std::move(info));
+  }
   nsp.run_connection_handlers(*socket);
 }
 

@@ -31,6 +31,7 @@ class SocketImpl;
 class NamespaceImpl;
 class Client;
 class RecoveryStore;
+class PresenceTracker;
 
 // A Socket.IO packet encoded once: the text frame plus its binary attachments.
 struct Encoded {
@@ -115,6 +116,7 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
   std::unordered_map<std::uint64_t, PendingAck> acks_;
   std::uint64_t next_ack_ = 0;
   std::uint64_t mark_ = 0;  // broadcast de-duplication epoch
+  std::optional<User> user_;
   bool connected_ = false;
   bool recovered_ = false;
 
@@ -158,6 +160,9 @@ class Client final : public engineio::SessionHandler {
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 
+// The loop a socket lives on (for code that needs its executor).
+Loop& socket_loop(Socket& socket);
+
 }  // namespace rollcall::detail
 
 namespace rollcall {
@@ -177,6 +182,8 @@ struct Server::Impl {
   std::unordered_map<std::string, std::unique_ptr<detail::NamespaceImpl>> namespaces;
   std::vector<std::unique_ptr<detail::NamespaceImpl>> dynamic_parents;
   std::vector<DisconnectHandler> disconnect_handlers;
+  std::unique_ptr<detail::PresenceTracker> presence;
+  std::vector<std::pair<std::string, HttpHandler>> routes;
 
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   std::atomic<bool> running{false};

@@ -29,6 +29,7 @@ class RecoveryStore {
     std::string pid;
     std::vector<std::string> rooms;
     boost::json::object data;
+    std::optional<User> user;
   };
   void save(const NamespaceImpl& nsp, Saved s);
 

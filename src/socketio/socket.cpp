@@ -2,6 +2,7 @@
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
+#include "presence/tracker.hpp"
 #include "server/loop.hpp"
 
 #include <boost/asio/post.hpp>
@@ -55,13 +56,13 @@ void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachment
         });
       }
       auto self = shared_from_this();
-      if (auto it = handlers_.find(event); it != handlers_.end()) {
+      // As Node: catch-all listeners see every event, before its handler.
+      for (std::size_t i = 0; i < any_handlers_.size() && connected_; ++i) {
+        any_handlers_[i](event, args, ack);
+      }
+      if (auto it = handlers_.find(event); it != handlers_.end() && connected_) {
         auto handler = it->second;  // the handler may replace itself
         handler(std::move(args), std::move(ack));
-      } else {
-        for (std::size_t i = 0; i < any_handlers_.size(); ++i) {
-          any_handlers_[i](event, i + 1 == any_handlers_.size() ? std::move(args) : args, ack);
-        }
       }
       break;
     }
@@ -89,7 +90,7 @@ void SocketImpl::on_close(const std::string& reason) {
   Loop& loop = client_->session().loop();
   auto& local = nsp_.local(loop);
   if (nsp_.server.recovery && RecoveryStore::recoverable(reason) && !pid_.empty()) {
-    RecoveryStore::Saved saved{id_, pid_, {rooms_.begin(), rooms_.end()}, data_};
+    RecoveryStore::Saved saved{id_, pid_, {rooms_.begin(), rooms_.end()}, data_, user_};
     nsp_.server.recovery->save(nsp_, std::move(saved));
   }
   for (const auto& room : rooms_) {
@@ -106,10 +107,15 @@ void SocketImpl::on_close(const std::string& reason) {
     if (pending.timer) pending.timer->cancel();
     pending.cb(std::make_error_code(std::errc::not_connected), {});
   }
+  if (user_ && nsp_.server.presence) nsp_.server.presence->disconnected(user_->id, id_);
   for (const auto& h : disconnect_handlers_) h(*this, reason);
   for (const auto& h : nsp_.server.disconnect_handlers) h(*this, reason);
   client_->remove(*this);
   client_ = nullptr;
+}
+
+Loop& socket_loop(Socket& socket) {
+  return static_cast<SocketImpl&>(socket).client_->session().loop();
 }
 
 }  // namespace rollcall::detail
@@ -124,9 +130,9 @@ const SocketImpl& impl(const Socket& s) { return static_cast<const SocketImpl&>(
 }  // namespace
 
 void Ack::operator()(Args args) {
-  if (!fn_) return;
-  auto fn = std::move(fn_);
-  fn_ = nullptr;
+  if (!fn_ || !*fn_) return;
+  auto fn = std::move(*fn_);
+  *fn_ = nullptr;
   fn(std::move(args));
 }
 
@@ -141,6 +147,21 @@ std::string Socket::transport() const {
   const auto& s = impl(*this);
   if (!s.client_) return {};
   return s.client_->session().websocket() ? "websocket" : "polling";
+}
+
+void Socket::set_user(User user) {
+  auto& s = impl(*this);
+  join("user:" + user.id);
+  for (const auto& org : user.orgs) {
+    join("org:" + org.id);
+    if (!org.role.empty()) join("org:" + org.id + ":role:" + org.role);
+  }
+  s.user_ = std::move(user);
+}
+
+const User* Socket::user() const noexcept {
+  const auto& s = impl(*this);
+  return s.user_ ? &*s.user_ : nullptr;
 }
 
 void Socket::on(std::string event, EventHandler handler) {

@@ -1,0 +1,106 @@
+// Users, not sockets: identity and exactly-once online/offline transitions.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rollcall {
+
+struct OrgRole {
+  std::string id;
+  std::string role;
+};
+
+// Who a socket belongs to. Set it in a middleware (Socket::set_user); the
+// socket then joins user:<id>, org:<org> and org:<org>:role:<role> and counts
+// towards the user's presence.
+struct User {
+  std::string id;
+  std::string name;
+  std::vector<OrgRole> orgs;
+};
+
+struct ConnectionInfo {
+  std::string socket_id;
+  std::string nsp;
+  std::string transport;  // at connect time: "polling" or "websocket"
+  std::string user_agent;
+  std::string address;
+  std::int64_t since_ms = 0;
+};
+
+struct UserPresence {
+  std::string user;
+  std::string name;
+  std::vector<OrgRole> orgs;
+  bool online = false;
+  std::uint64_t seq = 0;       // sequence number of the last transition
+  std::int64_t since_ms = 0;   // online since
+  std::vector<ConnectionInfo> connections;
+};
+
+// One transition, as handed to on_online/on_offline and to the webhook.
+struct PresenceEvent {
+  std::string id;    // unique; webhook receivers dedupe by it
+  std::string type;  // "user.online" or "user.offline"
+  std::string user;
+  std::uint64_t seq = 0;  // grows with every transition, also across restarts
+  std::int64_t at_ms = 0;
+  std::uint32_t connections = 0;
+  std::vector<OrgRole> orgs;
+};
+
+struct WebhookOptions {
+  std::string url;  // empty: no webhooks
+  std::string secret;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{10000};
+  std::size_t batch_max = 100;
+  std::chrono::milliseconds backoff_min{500};
+  std::chrono::milliseconds backoff_max{60000};
+  std::chrono::seconds max_age{86400};  // then dead-lettered
+  std::string ca_file;                  // extra CA for https targets
+};
+
+// Where presence keeps what must survive a restart: the users believed
+// online, the sequence counter and the webhook outbox. open_sqlite_store()
+// is the embedded default; without a store, state lives in memory only.
+class PresenceStore;
+std::shared_ptr<PresenceStore> open_sqlite_store(const std::string& path);
+
+struct PresenceOptions {
+  bool enabled = true;
+  std::chrono::milliseconds grace{5000};  // offline only after this long without connections
+  std::string nsp = "/";                  // namespace of the "presence" events to org members
+  std::shared_ptr<PresenceStore> store;   // null: in memory
+  WebhookOptions webhooks;
+};
+
+// Node-style view of presence (Server::presence()). Queries are thread-safe.
+// on_online/on_offline callbacks run on the presence thread, after the
+// transition is stored.
+class Presence {
+ public:
+  using Callback = std::function<void(const PresenceEvent&)>;
+  void on_online(Callback cb);
+  void on_offline(Callback cb);
+
+  bool is_online(const std::string& user) const;
+  std::size_t connection_count(const std::string& user) const;
+  std::vector<ConnectionInfo> connections(const std::string& user) const;
+  std::optional<UserPresence> get(const std::string& user) const;
+  // Users of `org` that are online now.
+  std::vector<UserPresence> online_in_org(const std::string& org) const;
+  std::size_t online_count() const;
+
+ protected:
+  Presence() = default;
+  ~Presence() = default;
+};
+
+}  // namespace rollcall

@@ -1,0 +1,100 @@
+// rollcalld configuration file (TOML): the settings, their defaults, loading
+// and validation. Keys and rules are documented in docs/configuration.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollcall::app {
+
+struct Config {
+  struct Server {
+    std::string listen = "127.0.0.1:3000";
+    unsigned threads = 0;  // 0 = number of cores
+    std::string path = "/socket.io/";
+    std::vector<std::string> cors_origins;
+    bool cors_credentials = false;
+    long ping_interval_ms = 25000, ping_timeout_ms = 20000;
+    std::size_t max_payload = 1000000;
+    long recovery_ms = 0;  // 0 = connection state recovery off
+    long connect_timeout_ms = 45000;
+    std::string data_dir = "/var/lib/rollcall";
+  } server;
+  struct Auth {
+    std::string jwt_algorithm = "HS256";  // HS256 | RS256
+    std::string jwt_secret;               // HS256; empty = no HS256 tokens accepted
+    std::string jwt_public_key_file;      // RS256 (PEM)
+    long jwt_leeway_s = 30;
+    std::string jwt_issuer, jwt_audience;  // empty = not checked
+    std::vector<std::string> session_secrets;  // TOML key session_secret: a string or an array
+    std::string session_cookie = "connect.sid";
+    std::string session_redis_url = "redis://127.0.0.1:6379/0";
+    std::string session_prefix = "sess:";
+    std::string session_user_field = "userId";
+    bool allow_anonymous = false;
+  } auth;
+  struct Presence {
+    long grace_ms = 5000;
+  } presence;
+  struct Webhooks {
+    std::string url;  // empty = webhooks off
+    std::string secret;
+    long connect_timeout_ms = 5000, timeout_ms = 10000;
+    std::size_t batch_max = 100;
+    long backoff_min_ms = 500, backoff_max_ms = 60000;
+    long max_age_s = 86400;
+    std::string ca_file;
+  } webhooks;
+  struct Store {
+    std::string url;  // "sqlite:PATH"; empty = store_url(config) derives it from data_dir
+  } store;
+  struct Api {
+    std::string key;  // empty = HTTP API off
+  } api;
+  struct Rooms {
+    std::vector<std::string> client_join;  // glob patterns ('*' and '?') of rooms clients may join themselves
+  } rooms;
+  struct Log {
+    std::string level = "info";
+  } log;
+};
+
+// Thrown for any problem; what() is "<file>:<line>:<col>: <key>: <reason>",
+// "<file>:<line>:<col>: <reason>" (TOML syntax) or "<file>: <key>: <reason>"
+// when the problem has no place in the file (a missing key, a CLI override).
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Reads and parses the file, then validates it (see parse_config).
+Config load_config(const std::string& path);
+
+// Parses TOML text: syntax, unknown keys, types, per-key ranges, then the
+// cross-key checks of validate(). The first problem in file order is thrown.
+Config parse_config(std::string_view toml_text, const std::string& source_name);
+
+// Every value and cross-key check (e.g. after command-line overrides), including
+// that auth.jwt_public_key_file (RS256) and webhooks.ca_file are readable files.
+void validate(const Config& c, const std::string& source_name);
+
+// store.url, or "sqlite:" + server.data_dir + "/rollcall.db" when it is empty.
+std::string store_url(const Config& c);
+
+// server.listen split into host and port: "127.0.0.1:3000", "[::1]:3000"
+// (host "::1"), "localhost:0". nullopt when malformed.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<ListenAddress> parse_listen(std::string_view listen);
+
+// '*' matches any run of bytes (also empty), '?' exactly one byte; everything
+// else matches itself. The whole text must match.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+}  // namespace rollcall::app

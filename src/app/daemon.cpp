@@ -1,0 +1,390 @@
+#include "app/daemon.hpp"
+
+#include "auth/jwt.hpp"
+#include "auth/session_cookie.hpp"
+#include "hooks/outbox.hpp"
+#include "hooks/webhook_sender.hpp"
+#include "presence/tracker.hpp"
+#include "redis/redis_client.hpp"
+#include "server/loop.hpp"
+#include "socketio/core.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+namespace rollcall::app {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string rfc3339(std::int64_t ms) { return hooks::format_rfc3339_ms(ms); }
+
+json::object org_json(const OrgRole& o) {
+  json::object j;
+  j["id"] = o.id;
+  j["role"] = o.role;
+  return j;
+}
+
+json::object presence_json(const UserPresence& p, bool details) {
+  json::object o;
+  o["user"] = p.user;
+  if (!p.name.empty()) o["name"] = p.name;
+  o["online"] = p.online;
+  o["connections"] = p.connections.size();
+  o["since"] = rfc3339(p.since_ms);
+  o["seq"] = p.seq;
+  json::array orgs;
+  for (const auto& org : p.orgs) orgs.push_back(org_json(org));
+  o["orgs"] = std::move(orgs);
+  if (details) {
+    json::array conns;
+    for (const auto& c : p.connections) {
+      json::object d;
+      d["socket"] = c.socket_id;
+      d["nsp"] = c.nsp;
+      d["transport"] = c.transport;
+      d["userAgent"] = c.user_agent;
+      d["address"] = c.address;
+      d["since"] = rfc3339(c.since_ms);
+      conns.push_back(std::move(d));
+    }
+    o["details"] = std::move(conns);
+  }
+  return o;
+}
+
+HttpResponse json_response(int status, const json::value& v) {
+  return HttpResponse{status, "application/json", json::serialize(v)};
+}
+
+HttpResponse error_response(int status, std::string message) {
+  json::object o;
+  o["error"] = std::move(message);
+  return json_response(status, o);
+}
+
+bool is_identity_room(std::string_view room) {
+  return room.starts_with("user:") || room.starts_with("org:");
+}
+
+User to_user(auth::Identity id) {
+  User u;
+  u.id = std::move(id.user);
+  u.name = std::move(id.name);
+  for (auto& o : id.orgs) u.orgs.push_back(OrgRole{std::move(o.id), std::move(o.role)});
+  return u;
+}
+
+ConnectError auth_error(std::string message, const char* code) {
+  json::object data;
+  data["code"] = code;
+  return ConnectError{std::move(message), std::move(data)};
+}
+
+}  // namespace
+
+struct Daemon::State {
+  Config config;
+  std::unique_ptr<auth::JwtVerifier> jwt;
+  std::optional<redis::RedisConfig> redis_config;
+  // One Redis client per loop, created on first use on that loop.
+  std::vector<std::shared_ptr<redis::RedisClient>> redis;
+  Server* server = nullptr;
+
+  bool auth_configured() const { return jwt || !config.auth.session_secrets.empty(); }
+
+  // Identity at the handshake: a JWT (CONNECT auth `token` or an
+  // Authorization: Bearer header), else an express-session cookie.
+  void authenticate(Socket& socket, Next next) {
+    const auto& hs = socket.handshake();
+    if (jwt) {
+      std::string token;
+      if (auto* t = hs.auth.if_contains("token"); t && t->is_string()) token = t->as_string();
+      if (token.empty()) {
+        if (auto h = hs.headers.find("authorization"); h != hs.headers.end()) {
+          std::string_view v = h->second;
+          if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) {
+            token = std::string(v.substr(7));
+          }
+        }
+      }
+      if (!token.empty()) {
+        auth::Identity id;
+        auto now = static_cast<std::int64_t>(std::time(nullptr));
+        if (auto ec = jwt->verify(token, id, now)) {
+          spdlog::debug("auth: token refused: {}", ec.message());
+          return next(auth_error("authentication failed: " + ec.message(), "invalid_token"));
+        }
+        socket.set_user(to_user(std::move(id)));
+        return next(std::nullopt);
+      }
+    }
+    if (!config.auth.session_secrets.empty()) {
+      auto cookie_header = hs.headers.find("cookie");
+      std::optional<std::string> cookie;
+      if (cookie_header != hs.headers.end()) {
+        cookie = auth::find_cookie(cookie_header->second, config.auth.session_cookie);
+      }
+      if (cookie) return authenticate_session(socket, *cookie, std::move(next));
+    }
+    if (!auth_configured() || config.auth.allow_anonymous) return next(std::nullopt);
+    next(auth_error("authentication required: send a token in the CONNECT auth payload, an "
+                    "Authorization header or a session cookie",
+                    "auth_required"));
+  }
+
+  void authenticate_session(Socket& socket, const std::string& cookie, Next next) {
+    auto sid = auth::unsign_cookie(cookie, config.auth.session_secrets);
+    if (!sid) return next(auth_error("authentication failed: invalid session cookie signature",
+                                     "invalid_session"));
+    Loop& loop = detail::socket_loop(socket);
+    auto& client = redis[loop.index];
+    if (!client) client = redis::RedisClient::create(loop.ioc.get_executor(), *redis_config);
+    std::vector<std::string> argv{"GET", config.auth.session_prefix + *sid};
+    std::weak_ptr<Socket> weak = socket.weak();
+    client->command(std::move(argv), [this, weak, next](std::error_code ec, redis::RedisValue v) {
+      auto s = weak.lock();
+      if (!s) return;
+      if (ec || v.type == redis::RedisValue::Type::error) {
+        spdlog::warn("auth: session store unavailable: {}", ec ? ec.message() : v.str);
+        return next(auth_error("authentication failed: session store unavailable",
+                               "session_store_unavailable"));
+      }
+      if (v.type != redis::RedisValue::Type::string) {
+        return next(auth_error("authentication failed: session not found or expired",
+                               "invalid_session"));
+      }
+      auto user = auth::session_user(v.str, config.auth.session_user_field);
+      if (!user) {
+        return next(auth_error("authentication failed: the session has no '" +
+                                   config.auth.session_user_field + "'",
+                               "invalid_session"));
+      }
+      s->set_user(User{*user, {}, {}});
+      next(std::nullopt);
+    });
+  }
+
+  bool may_join(std::string_view room) const {
+    if (room.empty() || is_identity_room(room)) return false;
+    for (const auto& pattern : config.rooms.client_join) {
+      if (glob_match(pattern, room)) return true;
+    }
+    return false;
+  }
+
+  void install_handlers(Socket& socket) {
+    socket.on("room:join", [this, &socket](Args args, Ack ack) {
+      std::string room = args.size() > 0 && args[0].is_string() ? std::string(args[0].as_string()) : "";
+      json::object o;
+      if (may_join(room)) {
+        socket.join(room);
+        o["ok"] = true;
+        o["room"] = room;
+      } else {
+        o["ok"] = false;
+        o["error"] = "forbidden: room '" + room + "' is not open to clients (rooms.client_join)";
+      }
+      if (ack) ack(Args::of(o));
+    });
+    socket.on("room:leave", [&socket](Args args, Ack ack) {
+      std::string room = args.size() > 0 && args[0].is_string() ? std::string(args[0].as_string()) : "";
+      json::object o;
+      o["ok"] = !room.empty() && !is_identity_room(room);
+      if (o["ok"].as_bool()) socket.leave(room);
+      if (ack) ack(Args::of(o));
+    });
+    // presence:list [{org}] -> {users: [...]} of the caller's orgs.
+    socket.on("presence:list", [this, &socket](Args args, Ack ack) {
+      if (!ack) return;
+      const User* me = socket.user();
+      json::object out;
+      if (!me) {
+        out["error"] = "anonymous sockets have no orgs";
+        return ack(Args::of(out));
+      }
+      std::string wanted;
+      if (args.size() > 0 && args[0].is_object()) {
+        if (auto* org = args[0].as_object().if_contains("org"); org && org->is_string()) {
+          wanted = org->as_string();
+        }
+      }
+      json::array users;
+      std::set<std::string> seen;
+      bool member = wanted.empty();
+      for (const auto& org : me->orgs) {
+        if (!wanted.empty() && org.id != wanted) continue;
+        member = true;
+        for (const auto& p : server->presence().online_in_org(org.id)) {
+          if (seen.insert(p.user).second) users.push_back(presence_json(p, false));
+        }
+      }
+      if (!member) {
+        out["error"] = "forbidden: not a member of org '" + wanted + "'";
+        return ack(Args::of(out));
+      }
+      if (!wanted.empty()) out["org"] = wanted;
+      out["users"] = std::move(users);
+      ack(Args::of(out));
+    });
+  }
+
+  HttpResponse api(const HttpRequest& req) {
+    if (config.api.key.empty()) {
+      return error_response(403, "the HTTP API is disabled: set api.key in the config file");
+    }
+    auto h = req.headers.find("authorization");
+    std::string_view given = h == req.headers.end() ? std::string_view{} : std::string_view(h->second);
+    std::string expected = "Bearer " + config.api.key;
+    if (given.size() != expected.size() ||
+        CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+      return error_response(401, "missing or invalid API key (Authorization: Bearer <api.key>)");
+    }
+    if (req.method != "GET") return error_response(405, "only GET is supported");
+    constexpr std::string_view users_prefix = "/v1/presence/users/";
+    if (req.path.starts_with(users_prefix)) {
+      std::string user = req.path.substr(users_prefix.size());
+      if (user.empty()) return error_response(400, "missing user id");
+      if (auto p = server->presence().get(user)) return json_response(200, presence_json(*p, true));
+      json::object o;
+      o["user"] = user;
+      o["online"] = false;
+      o["connections"] = 0;
+      return json_response(200, o);
+    }
+    if (req.path == "/v1/presence/online") {
+      auto org = req.query.find("org");
+      if (org == req.query.end() || org->second.empty()) {
+        return error_response(400, "missing query parameter 'org'");
+      }
+      json::array users;
+      for (const auto& p : server->presence().online_in_org(org->second)) {
+        users.push_back(presence_json(p, false));
+      }
+      json::object o;
+      o["org"] = org->second;
+      o["users"] = std::move(users);
+      return json_response(200, o);
+    }
+    if (req.path == "/v1/webhooks/dead") {
+      std::size_t limit = 100;
+      if (auto l = req.query.find("limit"); l != req.query.end()) {
+        try {
+          limit = std::clamp<std::size_t>(std::stoul(l->second), 1, 1000);
+        } catch (const std::exception&) {
+          return error_response(400, "limit must be a number");
+        }
+      }
+      auto& tracker = static_cast<detail::PresenceTracker&>(server->presence());
+      json::array events;
+      for (const auto& d : tracker.dead_letters(limit)) {
+        json::object e;
+        e["id"] = d.event.id;
+        e["type"] = d.event.type;
+        e["user"] = d.event.user;
+        e["seq"] = d.event.seq;
+        e["at"] = rfc3339(d.event.at_ms);
+        e["connections"] = d.event.connections;
+        e["attempts"] = d.event.attempts;
+        e["deadAt"] = rfc3339(d.dead_ms);
+        e["reason"] = d.reason;
+        events.push_back(std::move(e));
+      }
+      json::object o;
+      o["events"] = std::move(events);
+      return json_response(200, o);
+    }
+    return error_response(404, "no such endpoint");
+  }
+};
+
+ServerOptions server_options(const Config& c) {
+  ServerOptions o;
+  o.threads = c.server.threads;
+  o.path = c.server.path;
+  o.ping_interval = Millis(c.server.ping_interval_ms);
+  o.ping_timeout = Millis(c.server.ping_timeout_ms);
+  o.connect_timeout = Millis(c.server.connect_timeout_ms);
+  o.max_payload = c.server.max_payload;
+  o.cors.origins = c.server.cors_origins;
+  o.cors.credentials = c.server.cors_credentials;
+  if (c.server.recovery_ms > 0) {
+    o.recovery.enabled = true;
+    o.recovery.max_disconnection = Millis(c.server.recovery_ms);
+  }
+  o.presence.enabled = true;
+  o.presence.grace = Millis(c.presence.grace_ms);
+  std::string store = store_url(c);
+  if (!store.starts_with("sqlite:")) throw ConfigError("store.url: unsupported scheme in '" + store + "'");
+  o.presence.store = open_sqlite_store(store.substr(7));
+  auto& w = o.presence.webhooks;
+  w.url = c.webhooks.url;
+  w.secret = c.webhooks.secret;
+  w.connect_timeout = Millis(c.webhooks.connect_timeout_ms);
+  w.request_timeout = Millis(c.webhooks.timeout_ms);
+  w.batch_max = c.webhooks.batch_max;
+  w.backoff_min = Millis(c.webhooks.backoff_min_ms);
+  w.backoff_max = Millis(c.webhooks.backoff_max_ms);
+  w.max_age = std::chrono::seconds(c.webhooks.max_age_s);
+  w.ca_file = c.webhooks.ca_file;
+  return o;
+}
+
+Daemon::Daemon(const Config& config) : state_(std::make_shared<State>()) {
+  auto& st = *state_;
+  st.config = config;
+  const auto& a = config.auth;
+  if (!a.jwt_secret.empty() || !a.jwt_public_key_file.empty()) {
+    auth::JwtConfig jc;
+    jc.alg = a.jwt_algorithm == "RS256" ? auth::JwtAlg::rs256 : auth::JwtAlg::hs256;
+    jc.secret = a.jwt_secret;
+    if (jc.alg == auth::JwtAlg::rs256) jc.public_key_pem = read_file(a.jwt_public_key_file);
+    jc.leeway = std::chrono::seconds(a.jwt_leeway_s);
+    jc.issuer = a.jwt_issuer;
+    jc.audience = a.jwt_audience;
+    std::string error;
+    st.jwt = auth::JwtVerifier::create(jc, error);
+    if (!st.jwt) throw ConfigError("auth: " + error);
+  }
+  if (!a.session_secrets.empty()) {
+    std::string error;
+    st.redis_config = redis::RedisConfig::from_url(a.session_redis_url, error);
+    if (!st.redis_config) throw ConfigError("auth.session_redis_url: " + error);
+  }
+  server_ = std::make_unique<Server>(server_options(config));
+  st.server = server_.get();
+  st.redis.resize(server_->threads());
+  if (!st.auth_configured()) {
+    spdlog::warn("no auth configured (auth.jwt_secret, auth.jwt_public_key_file or "
+                 "auth.session_secret): sockets are anonymous and presence is not tracked");
+  }
+
+  auto state = state_;
+  server_->use([state](Socket& socket, Next next) { state->authenticate(socket, std::move(next)); });
+  server_->on_connection([state](Socket& socket) { state->install_handlers(socket); });
+  server_->add_http_route("/v1/", [state](const HttpRequest& req) { return state->api(req); });
+  server_->add_http_route("/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "application/json", R"({"status":"ok"})"};
+  });
+}
+
+Daemon::~Daemon() = default;
+
+}  // namespace rollcall::app

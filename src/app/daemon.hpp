@@ -1,0 +1,31 @@
+// rollcalld's server: the library plus identity, room rules, presence
+// queries over the socket and the HTTP API, all driven by the config file.
+#pragma once
+
+#include "app/config.hpp"
+
+#include <rollcall/server.hpp>
+
+#include <memory>
+
+namespace rollcall::app {
+
+class Daemon {
+ public:
+  // Throws ConfigError (or std::runtime_error for an unusable store or key).
+  explicit Daemon(const Config& config);
+  ~Daemon();
+
+  Server& server() { return *server_; }
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+  std::unique_ptr<Server> server_;
+};
+
+// ServerOptions from the config (presence store and webhooks included).
+ServerOptions server_options(const Config& config);
+
+}  // namespace rollcall::app

@@ -1,0 +1,45 @@
+// The presence store seam: what presence keeps across restarts. The SQLite
+// store is the embedded default; a Redis store (cluster issue) will
+// implement the same interface.
+#pragma once
+
+#include "hooks/outbox.hpp"
+
+#include <rollcall/presence.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rollcall {
+
+// A user the store believes online (its connections are not stored: they
+// die with the process).
+struct StoredUser {
+  std::string user;
+  std::string name;
+  std::vector<OrgRole> orgs;
+  std::uint64_t seq = 0;
+  std::int64_t since_ms = 0;
+};
+
+// All calls come from the presence thread.
+class PresenceStore {
+ public:
+  virtual ~PresenceStore() = default;
+  virtual std::vector<StoredUser> load_online() = 0;
+  // Highest sequence number handed out so far.
+  virtual std::uint64_t last_seq() = 0;
+  // Stores one transition atomically: the user's row (inserted for
+  // user.online, removed for user.offline), the sequence counter and, when
+  // `enqueue`, the webhook event. Returns false (and logs why) on failure.
+  virtual bool record(const PresenceEvent& e, const StoredUser& row, bool enqueue) = 0;
+  // The webhook outbox kept by this store.
+  virtual hooks::Outbox& outbox() = 0;
+};
+
+// Everything in memory: state does not survive a restart.
+std::shared_ptr<PresenceStore> make_memory_store();
+
+}  // namespace rollcall

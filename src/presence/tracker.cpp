@@ -1,0 +1,299 @@
+#include "presence/tracker.hpp"
+
+#include "engineio/packet.hpp"
+#include "hooks/webhook_sender.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <future>
+
+namespace rollcall::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+PresenceTracker::PresenceTracker(PresenceOptions options, OrgBroadcast broadcast)
+    : options_(std::move(options)), broadcast_(std::move(broadcast)) {
+  store_ = options_.store ? options_.store : make_memory_store();
+}
+
+PresenceTracker::~PresenceTracker() { stop(); }
+
+void PresenceTracker::start() {
+  if (running_.exchange(true)) return;
+  seq_ = store_->last_seq();
+  // Users online when the previous run ended lost their connections with
+  // it: they go offline unless they come back within the grace period.
+  auto stored = store_->load_online();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& u : stored) {
+      auto& s = users_[u.user];
+      s.identity = User{u.user, u.name, u.orgs};
+      s.online = true;
+      s.seq = u.seq;
+      s.since_ms = u.since_ms;
+      seq_ = std::max(seq_, u.seq);
+    }
+  }
+  if (!stored.empty()) {
+    spdlog::info("presence: {} users were online before the restart; grace period {} ms",
+                 stored.size(), options_.grace.count());
+  }
+  if (!options_.webhooks.url.empty()) {
+    hooks::WebhookConfig cfg;
+    const auto& w = options_.webhooks;
+    cfg.url = w.url;
+    cfg.secret = w.secret;
+    cfg.connect_timeout = w.connect_timeout;
+    cfg.request_timeout = w.request_timeout;
+    cfg.batch_max = w.batch_max;
+    cfg.backoff_min = w.backoff_min;
+    cfg.backoff_max = w.backoff_max;
+    cfg.max_age = w.max_age;
+    cfg.ca_file = w.ca_file;
+    std::string error;
+    sender_ = hooks::WebhookSender::create(ioc_.get_executor(), cfg, store_->outbox(), error);
+    if (!sender_) throw std::runtime_error("webhooks: " + error);
+  }
+  guard_.emplace(ioc_.get_executor());
+  asio::post(ioc_, [this] {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, s] : users_) {
+      if (s.connections.empty() && s.online && !s.grace) start_grace(id, s);
+    }
+  });
+  if (sender_) asio::post(ioc_, [s = sender_] { s->notify(); });  // events left from before
+  thread_ = std::thread([this] {
+    for (;;) {
+      try {
+        ioc_.run();
+        break;
+      } catch (const std::exception& e) {
+        spdlog::error("presence: unhandled exception: {}", e.what());
+      }
+    }
+  });
+}
+
+void PresenceTracker::stop() {
+  if (!running_.exchange(false)) return;
+  asio::post(ioc_, [this] {
+    if (sender_) sender_->stop();
+    std::lock_guard lock(mutex_);
+    for (auto& [id, s] : users_) s.grace.reset();
+  });
+  guard_.reset();
+  if (thread_.joinable()) thread_.join();
+}
+
+void PresenceTracker::connected(const User& user, ConnectionInfo info) {
+  asio::post(ioc_, [this, user, info = std::move(info)]() mutable {
+    on_connected(std::move(user), std::move(info));
+  });
+}
+
+void PresenceTracker::disconnected(const std::string& user, const std::string& socket_id) {
+  asio::post(ioc_, [this, user, socket_id] { on_disconnected(user, socket_id); });
+}
+
+void PresenceTracker::on_connected(User user, ConnectionInfo info) {
+  bool became_online = false;
+  std::string id = user.id;
+  {
+    std::lock_guard lock(mutex_);
+    auto& s = users_[id];
+    s.identity = std::move(user);
+    s.connections[info.socket_id] = std::move(info);
+    if (s.grace) s.grace.reset();  // back within the grace period: no events
+    if (!s.online) {
+      s.online = true;
+      s.since_ms = now_ms();
+      became_online = true;
+    }
+  }
+  if (became_online) transition(id, true);
+}
+
+void PresenceTracker::on_disconnected(const std::string& user, const std::string& socket_id) {
+  std::lock_guard lock(mutex_);
+  auto it = users_.find(user);
+  if (it == users_.end()) return;
+  auto& s = it->second;
+  s.connections.erase(socket_id);
+  if (s.connections.empty() && s.online && !s.grace) start_grace(user, s);
+}
+
+// Caller holds mutex_.
+void PresenceTracker::start_grace(const std::string& user, UserState& s) {
+  s.grace = std::make_unique<asio::steady_timer>(ioc_, options_.grace);
+  s.grace->async_wait([this, user, timer = s.grace.get()](boost::system::error_code ec) {
+    if (ec) return;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = users_.find(user);
+      // A newer timer (or a reconnect) replaced this one.
+      if (it == users_.end() || it->second.grace.get() != timer) return;
+    }
+    on_grace_expired(user);
+  });
+}
+
+void PresenceTracker::on_grace_expired(const std::string& user) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = users_.find(user);
+    if (it == users_.end()) return;
+    auto& s = it->second;
+    s.grace.reset();
+    if (!s.connections.empty() || !s.online) return;
+    s.online = false;
+  }
+  transition(user, false);
+}
+
+void PresenceTracker::transition(const std::string& user, bool online) {
+  PresenceEvent e;
+  StoredUser row;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = users_.find(user);
+    if (it == users_.end()) return;
+    auto& s = it->second;
+    s.seq = ++seq_;
+    e.id = "evt_" + engineio::make_id(0);
+    e.type = online ? "user.online" : "user.offline";
+    e.user = user;
+    e.seq = s.seq;
+    e.at_ms = online ? s.since_ms : now_ms();
+    e.connections = static_cast<std::uint32_t>(s.connections.size());
+    e.orgs = s.identity.orgs;
+    row = StoredUser{user, s.identity.name, s.identity.orgs, s.seq, s.since_ms};
+    if (!online) users_.erase(it);  // nothing kept for offline users
+  }
+  // Stored before anyone hears of it.
+  if (!store_->record(e, row, sender_ != nullptr)) {
+    spdlog::error("presence: {} of {} (seq {}) was not stored", e.type, user, e.seq);
+  }
+  const char* status = online ? "online" : "offline";
+  for (const auto& org : e.orgs) broadcast_(org.id, user, status);
+  for (const auto& cb : online ? online_callbacks : offline_callbacks) {
+    try {
+      cb(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("presence: {} callback threw: {}", e.type, ex.what());
+    }
+  }
+  if (sender_) sender_->notify();
+}
+
+bool PresenceTracker::run_on_thread(std::function<void()> fn, std::chrono::milliseconds timeout) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
+  asio::post(ioc_, [fn = std::move(fn), done] {
+    fn();
+    done->set_value();
+  });
+  return fut.wait_for(timeout) == std::future_status::ready;
+}
+
+std::vector<hooks::DeadLetter> PresenceTracker::dead_letters(std::size_t max) {
+  auto out = std::make_shared<std::vector<hooks::DeadLetter>>();
+  if (!run_on_thread([this, out, max] { *out = store_->outbox().dead(max); },
+                     std::chrono::seconds(2))) {
+    return {};
+  }
+  return std::move(*out);
+}
+
+UserPresence PresenceTracker::snapshot(const UserState& s) const {
+  UserPresence p;
+  p.user = s.identity.id;
+  p.name = s.identity.name;
+  p.orgs = s.identity.orgs;
+  p.online = s.online;
+  p.seq = s.seq;
+  p.since_ms = s.since_ms;
+  for (const auto& [id, c] : s.connections) p.connections.push_back(c);
+  std::sort(p.connections.begin(), p.connections.end(),
+            [](const ConnectionInfo& a, const ConnectionInfo& b) { return a.since_ms < b.since_ms; });
+  return p;
+}
+
+bool PresenceTracker::is_online_impl(const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  auto it = users_.find(user);
+  return it != users_.end() && it->second.online;
+}
+
+std::optional<UserPresence> PresenceTracker::get_impl(const std::string& user) const {
+  std::lock_guard lock(mutex_);
+  auto it = users_.find(user);
+  if (it == users_.end() || !it->second.online) return std::nullopt;
+  return snapshot(it->second);
+}
+
+std::vector<UserPresence> PresenceTracker::online_in_org_impl(const std::string& org) const {
+  std::vector<UserPresence> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, s] : users_) {
+    if (!s.online) continue;
+    for (const auto& o : s.identity.orgs) {
+      if (o.id == org) {
+        out.push_back(snapshot(s));
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const UserPresence& a, const UserPresence& b) { return a.user < b.user; });
+  return out;
+}
+
+std::size_t PresenceTracker::online_count_impl() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [id, s] : users_) n += s.online ? 1 : 0;
+  return n;
+}
+
+}  // namespace rollcall::detail
+
+namespace rollcall {
+
+namespace {
+detail::PresenceTracker& impl(Presence& p) { return static_cast<detail::PresenceTracker&>(p); }
+const detail::PresenceTracker& impl(const Presence& p) {
+  return static_cast<const detail::PresenceTracker&>(p);
+}
+}  // namespace
+
+void Presence::on_online(Callback cb) { impl(*this).online_callbacks.push_back(std::move(cb)); }
+void Presence::on_offline(Callback cb) { impl(*this).offline_callbacks.push_back(std::move(cb)); }
+bool Presence::is_online(const std::string& user) const { return impl(*this).is_online_impl(user); }
+std::size_t Presence::connection_count(const std::string& user) const {
+  auto p = impl(*this).get_impl(user);
+  return p ? p->connections.size() : 0;
+}
+std::vector<ConnectionInfo> Presence::connections(const std::string& user) const {
+  auto p = impl(*this).get_impl(user);
+  return p ? p->connections : std::vector<ConnectionInfo>{};
+}
+std::optional<UserPresence> Presence::get(const std::string& user) const {
+  return impl(*this).get_impl(user);
+}
+std::vector<UserPresence> Presence::online_in_org(const std::string& org) const {
+  return impl(*this).online_in_org_impl(org);
+}
+std::size_t Presence::online_count() const { return impl(*this).online_count_impl(); }
+
+}  // namespace rollcall

@@ -1,0 +1,98 @@
+// Presence: counts each user's connections over every loop and namespace
+// and turns them into exactly-once user.online / user.offline transitions.
+//
+// All state changes happen on one presence thread (its own io_context):
+// loops post connect/disconnect notices to it, so transitions of a user are
+// totally ordered and strictly alternate. Queries from other threads read
+// the same state under a mutex (never on the message hot path).
+#pragma once
+
+#include "presence/store.hpp"
+
+#include <rollcall/presence.hpp>
+#include <rollcall/server.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace rollcall::hooks {
+class WebhookSender;
+struct DeadLetter;
+}  // namespace rollcall::hooks
+
+namespace rollcall::detail {
+
+class PresenceTracker final : public Presence {
+ public:
+  // `broadcast(org, payload)` sends a "presence" event to the members of an
+  // org (wired by the server to its namespace).
+  using OrgBroadcast = std::function<void(const std::string& org, const std::string& user,
+                                          const char* status)>;
+  PresenceTracker(PresenceOptions options, OrgBroadcast broadcast);
+  ~PresenceTracker();
+
+  // Loads what the store kept (users online before a restart get a grace
+  // period), starts the webhook sender and the presence thread.
+  void start();
+  // Stops the thread. Pending grace periods are not fired: the store still
+  // lists those users, and the next start gives them their grace again.
+  void stop();
+
+  // From any loop.
+  void connected(const User& user, ConnectionInfo info);
+  void disconnected(const std::string& user, const std::string& socket_id);
+
+  // Runs `fn` on the presence thread and waits for it (bounded).
+  bool run_on_thread(std::function<void()> fn, std::chrono::milliseconds timeout);
+  std::vector<hooks::DeadLetter> dead_letters(std::size_t max);
+
+  // Presence interface.
+  std::vector<Callback> online_callbacks, offline_callbacks;
+  bool is_online_impl(const std::string& user) const;
+  std::optional<UserPresence> get_impl(const std::string& user) const;
+  std::vector<UserPresence> online_in_org_impl(const std::string& org) const;
+  std::size_t online_count_impl() const;
+
+ private:
+  struct UserState {
+    User identity;
+    std::unordered_map<std::string, ConnectionInfo> connections;  // by socket id
+    bool online = false;
+    std::uint64_t seq = 0;
+    std::int64_t since_ms = 0;
+    std::unique_ptr<boost::asio::steady_timer> grace;
+  };
+
+  void on_connected(User user, ConnectionInfo info);
+  void on_disconnected(const std::string& user, const std::string& socket_id);
+  void start_grace(const std::string& user, UserState& state);
+  void on_grace_expired(const std::string& user);
+  // Stores the transition, then tells org members, callbacks and the webhook.
+  void transition(const std::string& user, bool online);
+  UserPresence snapshot(const UserState& s) const;
+
+  PresenceOptions options_;
+  OrgBroadcast broadcast_;
+  std::shared_ptr<PresenceStore> store_;
+  std::shared_ptr<hooks::WebhookSender> sender_;
+  boost::asio::io_context ioc_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+  std::thread thread_;
+  mutable std::mutex mutex_;  // guards users_ (written on the presence thread only)
+  std::unordered_map<std::string, UserState> users_;
+  std::uint64_t seq_ = 0;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace rollcall::detail

@@ -1,0 +1,32 @@
+// Connection settings of a RedisClient.
+#pragma once
+
+#include "redis/reply_parser.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace rollcall::redis {
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 6379;
+  std::string username;  // ACL user (Redis 6+); empty: "AUTH <password>"
+  std::string password;  // empty: no AUTH
+  int db = 0;            // non-zero: SELECT after connecting
+  std::chrono::milliseconds connect_timeout{2000};  // resolve + TCP connect
+  std::chrono::milliseconds command_timeout{2000};  // per command, from command() to its reply
+  std::size_t max_pending = 10000;                  // commands waiting for a reply (queue bound)
+  std::size_t max_reply_bytes = ReplyParser::kDefaultMaxReplyBytes;
+
+  // redis://[[user]:password@]host[:port][/db]; user and password may be
+  // percent-encoded, an IPv6 host is written in brackets. An empty host means
+  // 127.0.0.1. rediss:// (TLS) and unix sockets are not supported.
+  static std::optional<RedisConfig> from_url(std::string_view url, std::string& error);
+};
+
+}  // namespace rollcall::redis

@@ -1,0 +1,268 @@
+#include "redis/redis_client.hpp"
+
+#include "redis/reply_parser.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <deque>
+
+namespace rollcall::redis {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::error_code to_std(const boost::system::error_code& ec) {
+  if (ec == asio::error::eof) return RedisError::connection_lost;
+  if (ec.category() == boost::system::system_category()) {
+    return {ec.value(), std::system_category()};  // compares equal to std::errc values
+  }
+  return ec;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+// Commands after which replies no longer pair one-to-one with commands
+// (pub/sub, MONITOR, CLIENT REPLY OFF|SKIP), or that switch to RESP3 (HELLO),
+// which hiredis 0.14 cannot parse.
+bool is_unsupported(const std::vector<std::string>& argv) {
+  const std::string name = upper(argv.front());
+  if (name == "CLIENT") return argv.size() > 1 && upper(argv[1]) == "REPLY";
+  return name == "SUBSCRIBE" || name == "PSUBSCRIBE" || name == "SSUBSCRIBE" ||
+         name == "UNSUBSCRIBE" || name == "PUNSUBSCRIBE" || name == "SUNSUBSCRIBE" ||
+         name == "MONITOR" || name == "HELLO";
+}
+
+}  // namespace
+
+class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::any_io_executor ex, RedisConfig cfg)
+      : ex_(std::move(ex)), cfg_(std::move(cfg)), timer_(ex_) {}
+
+  ~Impl() { drop(RedisError::closed); }
+
+  void command(std::vector<std::string> argv, Callback cb) {
+    if (closed_) return complete(std::move(cb), RedisError::closed);
+    if (argv.empty()) return complete(std::move(cb), RedisError::invalid_command);
+    if (is_unsupported(argv)) return complete(std::move(cb), RedisError::unsupported_command);
+    if (pending_.size() >= cfg_.max_pending) return complete(std::move(cb), RedisError::queue_full);
+    std::string encoded;
+    if (!encode_command(argv, encoded)) return complete(std::move(cb), RedisError::invalid_command);
+    if (!conn_) connect();  // queues AUTH / SELECT first
+    queued_ += encoded;
+    pending_.push_back({std::move(cb), Kind::user, Clock::now() + cfg_.command_timeout});
+    arm_timer();
+    write_some();
+  }
+
+  void close() {
+    closed_ = true;
+    drop(RedisError::closed);
+  }
+
+  bool connected() const noexcept { return conn_ && conn_->connected; }
+  std::size_t pending() const noexcept { return pending_.size(); }
+
+ private:
+  enum class Kind { user, auth, select };
+  struct Pending {
+    Callback cb;  // empty for AUTH / SELECT
+    Kind kind;
+    Clock::time_point deadline;
+  };
+  // One TCP connection. Handlers hold it (so buffers outlive the operations)
+  // and ignore their completion once it is no longer the current one.
+  struct Conn {
+    Conn(const asio::any_io_executor& ex, std::size_t max_reply_bytes)
+        : socket(ex), resolver(ex), parser(max_reply_bytes) {}
+    tcp::socket socket;
+    tcp::resolver resolver;
+    ReplyParser parser;
+    bool connected = false;
+    bool writing = false;
+    std::string out;  // bytes of the write in flight
+    std::array<char, 16 * 1024> in;
+  };
+
+  void complete(Callback cb, std::error_code ec, RedisValue value = {}) {
+    asio::post(ex_, [cb = std::move(cb), ec, value = std::move(value)]() mutable {
+      cb(ec, std::move(value));
+    });
+  }
+
+  void connect() {
+    auto c = conn_ = std::make_shared<Conn>(ex_, cfg_.max_reply_bytes);
+    connect_deadline_ = Clock::now() + cfg_.connect_timeout;
+    const auto deadline = Clock::now() + cfg_.command_timeout;
+    if (!cfg_.password.empty()) {
+      std::vector<std::string> auth{"AUTH"};
+      if (!cfg_.username.empty()) auth.push_back(cfg_.username);
+      auth.push_back(cfg_.password);
+      encode_command(auth, queued_);
+      pending_.push_back({{}, Kind::auth, deadline});
+    }
+    if (cfg_.db != 0) {
+      encode_command({"SELECT", std::to_string(cfg_.db)}, queued_);
+      pending_.push_back({{}, Kind::select, deadline});
+    }
+    c->resolver.async_resolve(
+        cfg_.host, std::to_string(cfg_.port), tcp::resolver::numeric_service,
+        [w = weak_from_this(), c](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+          auto self = w.lock();
+          if (!self || self->conn_ != c) return;
+          if (ec) return self->drop(to_std(ec));
+          asio::async_connect(c->socket, results,
+                              [w, c](const boost::system::error_code& ec, const tcp::endpoint&) {
+                                auto self = w.lock();
+                                if (!self || self->conn_ != c) return;
+                                if (ec) return self->drop(to_std(ec));
+                                self->on_connected();
+                              });
+        });
+  }
+
+  void on_connected() {
+    boost::system::error_code ignored;
+    conn_->socket.set_option(tcp::no_delay(true), ignored);
+    conn_->socket.set_option(asio::socket_base::keep_alive(true), ignored);
+    conn_->connected = true;
+    read_some(conn_);
+    write_some();
+  }
+
+  void write_some() {
+    if (!conn_ || !conn_->connected || conn_->writing || queued_.empty()) return;
+    auto c = conn_;
+    c->out.swap(queued_);
+    queued_.clear();
+    c->writing = true;
+    asio::async_write(c->socket, asio::buffer(c->out),
+                      [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t) {
+                        auto self = w.lock();
+                        if (!self || self->conn_ != c) return;
+                        c->writing = false;
+                        c->out.clear();
+                        if (ec) return self->drop(to_std(ec));
+                        self->write_some();
+                      });
+  }
+
+  void read_some(const std::shared_ptr<Conn>& c) {
+    c->socket.async_read_some(asio::buffer(c->in),
+                              [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t n) {
+                                auto self = w.lock();
+                                if (!self || self->conn_ != c) return;
+                                if (ec) return self->drop(to_std(ec));
+                                self->on_data(c, std::string_view(c->in.data(), n));
+                              });
+  }
+
+  void on_data(const std::shared_ptr<Conn>& c, std::string_view bytes) {
+    std::error_code ec = c->parser.feed(bytes);
+    RedisValue value;
+    while (!ec && c->parser.next(value, ec)) {
+      if (pending_.empty()) return drop(RedisError::unexpected_reply);
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      if (p.kind != Kind::user && value.type == RedisValue::Type::error) {
+        return drop(p.kind == Kind::auth ? RedisError::auth_failed : RedisError::select_failed, value);
+      }
+      if (p.cb) complete(std::move(p.cb), {}, std::move(value));
+      value = {};
+    }
+    if (ec) return drop(ec);
+    read_some(c);
+  }
+
+  // The earliest deadline among the pending commands (the front, as they are
+  // FIFO with one timeout) and the connect deadline while connecting.
+  Clock::time_point next_deadline() const {
+    auto d = pending_.front().deadline;
+    if (conn_ && !conn_->connected) d = std::min(d, connect_deadline_);
+    return d;
+  }
+
+  void arm_timer() {
+    if (pending_.empty()) return;
+    const auto deadline = next_deadline();
+    if (timer_armed_ && timer_.expiry() <= deadline) return;
+    timer_armed_ = true;
+    timer_.expires_at(deadline);  // cancels a later wait, if any
+    timer_.async_wait([w = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;
+      if (auto self = w.lock()) {
+        self->timer_armed_ = false;
+        self->on_timer();
+      }
+    });
+  }
+
+  void on_timer() {
+    if (pending_.empty() || !conn_) return;
+    const auto now = Clock::now();
+    if (!conn_->connected && now >= connect_deadline_) return drop(RedisError::connect_timeout);
+    if (now >= pending_.front().deadline) return drop(RedisError::timeout);
+    arm_timer();
+  }
+
+  // Drops the connection (if any) and fails every pending command.
+  void drop(std::error_code ec, const RedisValue& value = {}) {
+    if (conn_) {
+      boost::system::error_code ignored;
+      conn_->resolver.cancel();
+      conn_->socket.close(ignored);
+      conn_.reset();
+    }
+    queued_.clear();
+    auto failed = std::move(pending_);
+    pending_.clear();
+    for (auto& p : failed) {
+      if (p.cb) complete(std::move(p.cb), ec, value);
+    }
+  }
+
+  asio::any_io_executor ex_;
+  RedisConfig cfg_;
+  std::shared_ptr<Conn> conn_;
+  std::deque<Pending> pending_;  // sent or queued, oldest first
+  std::string queued_;           // encoded commands not yet handed to a write
+  asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  bool closed_ = false;
+  Clock::time_point connect_deadline_;
+};
+
+RedisClient::RedisClient(asio::any_io_executor ex, RedisConfig cfg)
+    : impl_(std::make_shared<Impl>(std::move(ex), std::move(cfg))) {}
+
+RedisClient::~RedisClient() = default;
+
+std::shared_ptr<RedisClient> RedisClient::create(asio::any_io_executor ex, RedisConfig cfg) {
+  return std::shared_ptr<RedisClient>(new RedisClient(std::move(ex), std::move(cfg)));
+}
+
+void RedisClient::command(std::vector<std::string> argv, Callback cb) {
+  impl_->command(std::move(argv), std::move(cb));
+}
+
+void RedisClient::close() { impl_->close(); }
+bool RedisClient::connected() const noexcept { return impl_->connected(); }
+std::size_t RedisClient::pending() const noexcept { return impl_->pending(); }
+
+}  // namespace rollcall::redis
