@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
 
   // Middleware: require a nickname in the CONNECT auth payload.
   io.use([](rollcall::Socket& socket, rollcall::Next next) {
-    auto* nick = socket.handshake().auth.if_contains("nick");
+    auto* nick = socket.auth().if_contains("nick");
     if (!nick || !nick->is_string() || nick->as_string().empty()) {
       next(rollcall::ConnectError{"a nick is required", nullptr});
       return;

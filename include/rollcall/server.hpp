@@ -100,7 +100,6 @@ struct Handshake {
   std::int64_t issued = 0;  // ms since epoch
   bool secure = false;
   bool xdomain = false;  // an Origin header was present
-  boost::json::object auth;  // CONNECT payload
 };
 
 class Socket;
@@ -177,7 +176,11 @@ class Socket {
  public:
   const std::string& id() const noexcept;
   const std::string& nsp() const noexcept;
+  // The Engine.IO handshake request (shared by every namespace the client
+  // joins over the same connection).
   const Handshake& handshake() const noexcept;
+  // The CONNECT payload of this namespace connection (Node's handshake.auth).
+  const boost::json::object& auth() const noexcept;
   boost::json::object& data() noexcept;  // free per-socket application data
   bool connected() const noexcept;
   bool recovered() const noexcept;  // restored by connection state recovery

@@ -116,7 +116,7 @@ struct Daemon::State {
     const auto& hs = socket.handshake();
     if (jwt) {
       std::string token;
-      if (auto* t = hs.auth.if_contains("token"); t && t->is_string()) token = t->as_string();
+      if (auto* t = socket.auth().if_contains("token"); t && t->is_string()) token = t->as_string();
       if (token.empty()) {
         if (auto h = hs.headers.find("authorization"); h != hs.headers.end()) {
           std::string_view v = h->second;
@@ -347,7 +347,29 @@ ServerOptions server_options(const Config& c) {
   return o;
 }
 
-Daemon::Daemon(const Config& config) : state_(std::make_shared<State>()) {
+namespace {
+
+void install_bench(Server& server) {
+  server.use([](Socket& socket, Next next) {
+    auto* token = socket.auth().if_contains("token");
+    if (!token || !token->is_string() || token->as_string().empty()) {
+      return next(auth_error("bench mode: send the user id as auth.token", "auth_required"));
+    }
+    socket.set_user(User{std::string(token->as_string()), {}, {}});
+    socket.join("all");
+    next(std::nullopt);
+  });
+  server.on_connection([&server](Socket& socket) {
+    socket.on("bcast", [&server](Args args, Ack) { server.to("all").emit("msg", std::move(args)); });
+    socket.on("echo", [](Args args, Ack ack) {
+      if (ack) ack(std::move(args));
+    });
+  });
+}
+
+}  // namespace
+
+Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>()) {
   auto& st = *state_;
   st.config = config;
   const auto& a = config.auth;
@@ -370,6 +392,11 @@ Daemon::Daemon(const Config& config) : state_(std::make_shared<State>()) {
   }
   server_ = std::make_unique<Server>(server_options(config));
   st.server = server_.get();
+  if (mode == Mode::bench) {
+    spdlog::warn("benchmark mode: tokens are NOT verified (loopback only)");
+    install_bench(*server_);
+    return;
+  }
   st.redis.resize(server_->threads());
   if (!st.auth_configured()) {
     spdlog::warn("no auth configured (auth.jwt_secret, auth.jwt_public_key_file or "

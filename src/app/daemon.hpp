@@ -12,8 +12,16 @@ namespace rollcall::app {
 
 class Daemon {
  public:
+  enum class Mode {
+    normal,
+    // Benchmark mode (loopback only): the CONNECT auth `token` is taken as
+    // the user id without verification, every socket joins user:<id> and
+    // "all", `bcast` (data) -> to("all").emit("msg", data), `echo` (data,
+    // ack) -> ack(data). Presence stays on.
+    bench,
+  };
   // Throws ConfigError (or std::runtime_error for an unusable store or key).
-  explicit Daemon(const Config& config);
+  explicit Daemon(const Config& config, Mode mode = Mode::normal);
   ~Daemon();
 
   Server& server() { return *server_; }

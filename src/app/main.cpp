@@ -6,6 +6,7 @@
 #include <rollcall/server.hpp>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -13,6 +14,7 @@
 #include <iostream>
 #include <pthread.h>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -42,6 +44,10 @@ HostPort parse_listen(const std::string& s) {
   return hp;
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -49,6 +55,7 @@ int main(int argc, char** argv) {
   std::string config_file, listen, path, log_level, data_dir;
   unsigned threads = 0;
   bool conformance = false;
+  bool bench = false;
   long ping_interval = 0, ping_timeout = 0, recovery_ms = 0;
   std::size_t max_payload = 0;
   std::vector<std::string> cors;
@@ -57,6 +64,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "event loop threads (default: number of cores)");
   app.add_flag("--conformance", conformance,
                "serve the handlers the official Engine.IO/Socket.IO protocol suites expect");
+  app.add_flag("--bench", bench,
+               "benchmark handlers (tokens taken as user ids, unverified; loopback only)");
   app.add_option("--path", path, "Socket.IO path (default /socket.io/)");
   app.add_option("--ping-interval", ping_interval, "heartbeat interval, ms");
   app.add_option("--ping-timeout", ping_timeout, "heartbeat timeout, ms");
@@ -66,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", data_dir, "directory of the embedded store (server.data_dir)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr; stdout carries only the "listening <port>" line.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("rollcalld"));
 
   // Signals are taken by one thread with sigwait; block them everywhere else.
   sigset_t signals;
@@ -89,11 +100,20 @@ int main(int argc, char** argv) {
     if (app.count("--recovery-ms")) srv.recovery_ms = recovery_ms;
     if (app.count("--cors-origin")) srv.cors_origins = cors;
     if (app.count("--data-dir")) srv.data_dir = data_dir;
+    if (bench && !app.count("--data-dir") && config_file.empty()) {
+      // A benchmark must not touch a real store.
+      srv.data_dir = "/tmp/rollcall-bench-" + std::to_string(::getpid());
+    }
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
 
     auto hp = parse_listen(srv.listen);
+    if (bench && !is_loopback(hp.host)) {
+      throw rollcall::app::ConfigError("--bench accepts unverified tokens and is refused unless "
+                                       "--listen is a loopback address (127.0.0.0/8 or ::1)");
+    }
+    if (bench && conformance) throw rollcall::app::ConfigError("--bench and --conformance exclude each other");
     std::unique_ptr<rollcall::Server> conformance_server;
     std::unique_ptr<rollcall::app::Daemon> daemon;
     rollcall::Server* server = nullptr;
@@ -101,12 +121,13 @@ int main(int argc, char** argv) {
       conformance_server = rollcall::app::make_conformance_server(srv.threads);
       server = conformance_server.get();
     } else {
-      daemon = std::make_unique<rollcall::app::Daemon>(config);
+      daemon = std::make_unique<rollcall::app::Daemon>(
+          config, bench ? rollcall::app::Daemon::Mode::bench : rollcall::app::Daemon::Mode::normal);
       server = &daemon->server();
     }
     server->listen(hp.host, hp.port);
     spdlog::info("rollcalld listening on {}:{} ({} threads{})", hp.host, server->port(),
-                 server->threads(), conformance ? ", conformance mode" : "");
+                 server->threads(), conformance ? ", conformance mode" : bench ? ", bench mode" : "");
     std::printf("listening %u\n", static_cast<unsigned>(server->port()));
     std::fflush(stdout);
     std::thread signal_thread([server, signals] {

@@ -16,7 +16,7 @@ std::unique_ptr<Server> make_conformance_server(unsigned threads) {
   server->add_engine_echo("/engine.io/", o);
 
   auto on_connect = [](Socket& socket) {
-    socket.emit("auth", Args::of(socket.handshake().auth));
+    socket.emit("auth", Args::of(socket.auth()));
   };
   server->of("/").on_connection([on_connect](Socket& socket) {
     on_connect(socket);

@@ -3,13 +3,13 @@
 #pragma once
 
 #include "engineio/packet.hpp"
+#include "common/fifo.hpp"
 #include "server/frame.hpp"
 
 #include <rollcall/server.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -125,7 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::asio::steady_timer> upgrade_timer_;
   std::shared_ptr<WsLink> link_;   // active WebSocket
   std::shared_ptr<WsLink> probe_;  // WebSocket being probed for an upgrade
-  std::deque<Frame> queue_;        // polling: packets waiting for a GET
+  Fifo<Frame> queue_;              // polling: packets waiting for a GET
   std::size_t queued_bytes_ = 0;
   PollResponder pending_get_;
   bool websocket_ = false;

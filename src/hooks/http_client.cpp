@@ -113,24 +113,30 @@ asio::awaitable<Result> exchange(Stream& stream, std::shared_ptr<Call> call, Htt
   if (wec) co_return failure(wec, "write");
 
   beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.header_limit(kHeaderLimit);
-  parser.body_limit(kMaxResponseBody);
-  auto [rec, read] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-  (void)read;
-  if (call->cancelled) co_return failure(asio::error::operation_aborted, "read");
-  if (rec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
-    // A close-delimited body ended without a TLS close_notify: take what came.
-    rec = {};
-    parser.put_eof(rec);
+  // Informational responses (e.g. 103 Early Hints) precede the real one;
+  // the deadline bounds this loop.
+  for (;;) {
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(kMaxResponseBody);
+    auto [rec, read] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+    (void)read;
+    if (call->cancelled) co_return failure(asio::error::operation_aborted, "read");
+    if (rec == ssl::error::stream_truncated && parser.is_header_done() && parser.need_eof()) {
+      // A close-delimited body ended without a TLS close_notify: take what came.
+      rec = {};
+      parser.put_eof(rec);
+    }
+    if (rec && !(rec == http::error::body_limit && parser.is_header_done())) {
+      co_return failure(rec, "read");
+    }
+    // Complete, or a body cut at kMaxResponseBody (the socket is closed when
+    // the call ends, which discards the rest).
+    auto& res = parser.get();
+    const int status = static_cast<int>(res.result_int());
+    if (!rec && status >= 100 && status < 200 && status != 101) continue;
+    co_return Result{{}, status, std::move(res.body())};
   }
-  if (rec && !(rec == http::error::body_limit && parser.is_header_done())) {
-    co_return failure(rec, "read");
-  }
-  // Complete, or a body cut at kMaxResponseBody (the socket is closed when
-  // the call ends, which discards the rest).
-  auto& res = parser.get();
-  co_return Result{{}, static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
 asio::awaitable<Result> run(std::shared_ptr<Call> call, HttpHeaders headers, std::string body) {
@@ -198,7 +204,7 @@ asio::awaitable<Result> run(std::shared_ptr<Call> call, HttpHeaders headers, std
 std::optional<Url> parse_url(std::string_view text, std::string& error) {
   auto parsed = boost::urls::parse_uri(text);  // a fragment is allowed and ignored
   if (!parsed) {
-    error = "invalid URL '" + std::string(text) + "': " + parsed.error().message();
+    error = "invalid URL: " + parsed.error().message();
     return std::nullopt;
   }
   const auto& u = *parsed;
@@ -206,22 +212,22 @@ std::optional<Url> parse_url(std::string_view text, std::string& error) {
   if (u.scheme_id() == boost::urls::scheme::https) {
     out.tls = true;
   } else if (u.scheme_id() != boost::urls::scheme::http) {
-    error = "URL '" + std::string(text) + "': the scheme must be http or https";
+    error = "URL scheme must be http or https";
     return std::nullopt;
   }
   if (u.has_userinfo()) {
-    error = "URL '" + std::string(text) + "': user info is not supported";
+    error = "URL user info (user:password@) is not supported";
     return std::nullopt;
   }
   const auto type = u.host_type();
   if (type != boost::urls::host_type::name && type != boost::urls::host_type::ipv4 &&
       type != boost::urls::host_type::ipv6) {
-    error = "URL '" + std::string(text) + "': no usable host";
+    error = "URL has no usable host";
     return std::nullopt;
   }
   out.host = u.host_address();
   if (out.host.empty()) {
-    error = "URL '" + std::string(text) + "': empty host";
+    error = "URL has an empty host";
     return std::nullopt;
   }
   out.port = out.tls ? 443 : 80;
@@ -231,7 +237,7 @@ std::optional<Url> parse_url(std::string_view text, std::string& error) {
     unsigned port = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
     if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535) {
-      error = "URL '" + std::string(text) + "': bad port";
+      error = "URL has a bad port";
       return std::nullopt;
     }
     out.port = static_cast<std::uint16_t>(port);

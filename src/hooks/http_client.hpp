@@ -32,8 +32,9 @@ struct Url {
   std::string target;        // path and query, at least "/"
 };
 
-// Accepts absolute http:// and https:// URLs. Returns nullopt and sets
-// `error` otherwise (user info in the URL is refused).
+// Accepts absolute http:// and https:// URLs (a fragment is ignored).
+// Returns nullopt and sets `error` otherwise, without echoing the URL (it
+// may carry a token); user info in the URL is refused.
 std::optional<Url> parse_url(std::string_view text, std::string& error);
 
 struct Timeouts {

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <optional>
+#include <utility>
+#include <vector>
 #include <string>
 
 namespace rollcall::hooks {
@@ -15,7 +17,9 @@ namespace {
 using namespace std::chrono_literals;
 using testkit::Received;
 using testkit::Receiver;
+using testkit::hang_reply;
 using testkit::Reply;
+using testkit::status_reply;
 using testkit::run_until;
 namespace asio = boost::asio;
 
@@ -114,7 +118,7 @@ class HooksHttpClientTest : public ::testing::Test {
 
 TEST_F(HooksHttpClientTest, ReturnsStatusAndBody) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t) { return Reply{503, 0ms, false, "busy"}; };
+  receiver->policy = [](const Received&, std::size_t) { return status_reply(503, "busy"); };
   Outcome out;
   post("http://127.0.0.1:" + std::to_string(port_) + "/x?y=1", out);
   ASSERT_TRUE(run_until(ioc_, [&] { return out.done; }));
@@ -129,7 +133,7 @@ TEST_F(HooksHttpClientTest, ReturnsStatusAndBody) {
 TEST_F(HooksHttpClientTest, CutsLargeResponseBodies) {
   auto receiver = start_receiver();
   receiver->policy = [](const Received&, std::size_t) {
-    return Reply{200, 0ms, false, std::string(1 << 20, 'x')};
+    return status_reply(200, std::string(1 << 20, 'x'));
   };
   Outcome out;
   post("http://127.0.0.1:" + std::to_string(port_) + "/", out);
@@ -137,6 +141,46 @@ TEST_F(HooksHttpClientTest, CutsLargeResponseBodies) {
   EXPECT_FALSE(out.ec) << out.ec.message();
   EXPECT_EQ(out.status, 200);
   EXPECT_LE(out.body.size(), kMaxResponseBody);
+}
+
+TEST_F(HooksHttpClientTest, RawResponses) {
+  auto receiver = start_receiver();
+  const std::vector<std::pair<std::string, int>> cases = {
+      // Informational responses before the final one are skipped.
+      {"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 202 Accepted\r\n"
+       "Content-Length: 2\r\n\r\nok",
+       202},
+      // A body delimited by the end of the connection.
+      {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nok", 200},
+      // Chunked.
+      {"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "2\r\nok\r\n0\r\n\r\n",
+       500},
+  };
+  for (const auto& [raw, status] : cases) {
+    receiver->policy = [raw = raw](const Received&, std::size_t) {
+      Reply r;
+      r.raw = raw;
+      return r;
+    };
+    Outcome out;
+    post("http://127.0.0.1:" + std::to_string(port_) + "/", out);
+    ASSERT_TRUE(run_until(ioc_, [&] { return out.done; })) << raw;
+    EXPECT_FALSE(out.ec) << out.body << ": " << out.ec.message();
+    EXPECT_EQ(out.status, status) << raw;
+    EXPECT_EQ(out.body, "ok") << raw;
+  }
+  // Garbage is an error, not a status.
+  receiver->policy = [](const Received&, std::size_t) {
+    Reply r;
+    r.raw = "hello\r\n\r\n";
+    return r;
+  };
+  Outcome bad;
+  post("http://127.0.0.1:" + std::to_string(port_) + "/", bad);
+  ASSERT_TRUE(run_until(ioc_, [&] { return bad.done; }));
+  EXPECT_TRUE(bad.ec);
+  EXPECT_EQ(bad.body, "read");
 }
 
 TEST_F(HooksHttpClientTest, ConnectionRefused) {
@@ -154,7 +198,7 @@ TEST_F(HooksHttpClientTest, ConnectionRefused) {
 
 TEST_F(HooksHttpClientTest, TotalDeadline) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t) { return Reply{200, 0ms, true}; };
+  receiver->policy = [](const Received&, std::size_t) { return hang_reply(); };
   Outcome out;
   const auto t0 = std::chrono::steady_clock::now();
   post("http://127.0.0.1:" + std::to_string(port_) + "/", out, nullptr, {1000ms, 200ms});
@@ -168,7 +212,7 @@ TEST_F(HooksHttpClientTest, TotalDeadline) {
 
 TEST_F(HooksHttpClientTest, Cancel) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t) { return Reply{200, 0ms, true}; };
+  receiver->policy = [](const Received&, std::size_t) { return hang_reply(); };
   asio::cancellation_signal signal;
   Outcome out;
   post("http://127.0.0.1:" + std::to_string(port_) + "/", out, nullptr, {1000ms, 30000ms},

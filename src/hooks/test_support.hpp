@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -62,7 +63,25 @@ struct Reply {
   std::chrono::milliseconds delay{0};
   bool hang = false;  // never answer; wait until the client goes away
   std::string body = "ok";
+  std::string raw;  // when set: written as is instead of a response
 };
+
+inline Reply status_reply(int status, std::string body = "ok") {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+inline Reply slow_reply(std::chrono::milliseconds delay) {
+  Reply r;
+  r.delay = delay;
+  return r;
+}
+inline Reply hang_reply() {
+  Reply r;
+  r.hang = true;
+  return r;
+}
 
 class Receiver : public std::enable_shared_from_this<Receiver> {
  public:
@@ -154,6 +173,10 @@ class Receiver : public std::enable_shared_from_this<Receiver> {
     if (reply.delay.count() > 0) {
       asio::steady_timer timer(self->ioc_, reply.delay);
       co_await timer.async_wait(tuple);
+    }
+    if (!reply.raw.empty()) {
+      (void)co_await asio::async_write(stream, asio::buffer(reply.raw), tuple);
+      co_return;
     }
     http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
     res.set(http::field::connection, "close");

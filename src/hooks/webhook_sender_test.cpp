@@ -25,7 +25,10 @@ namespace {
 using namespace std::chrono_literals;
 using testkit::Received;
 using testkit::Receiver;
+using testkit::hang_reply;
 using testkit::Reply;
+using testkit::slow_reply;
+using testkit::status_reply;
 using testkit::run_until;
 using testkit::SelfSignedCert;
 namespace asio = boost::asio;
@@ -283,7 +286,7 @@ TEST_F(WebhookSenderTest, RetriesTheSameBatchAfterServerErrors) {
       late = enqueue("carol", 1, true);
       sender->notify();
     }
-    return Reply{index < 3 ? 500 : 200};
+    return status_reply(index < 3 ? 500 : 200);
   };
   sender->notify();
   ASSERT_TRUE(run_until(ioc_, [&] { return outbox_.empty(); }));
@@ -327,7 +330,7 @@ TEST_F(WebhookSenderTest, DeliversAfterTheReceiverComesUp) {
 
 TEST_F(WebhookSenderTest, BatchesEventsWhileTheReceiverIsSlow) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t) { return Reply{200, 30ms}; };
+  receiver->policy = [](const Received&, std::size_t) { return slow_reply(30ms); };
   auto cfg = config();
   cfg.batch_max = 20;
   auto sender = make_sender(cfg);
@@ -360,7 +363,9 @@ TEST_F(WebhookSenderTest, BatchesEventsWhileTheReceiverIsSlow) {
 
 TEST_F(WebhookSenderTest, DeadLettersEventsOlderThanMaxAge) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t index) { return Reply{index == 0 ? 500 : 200}; };
+  receiver->policy = [](const Received&, std::size_t index) {
+    return status_reply(index == 0 ? 500 : 200);
+  };
   auto cfg = config();
   cfg.max_age = 1s;
   auto sender = make_sender(cfg);
@@ -392,9 +397,7 @@ TEST_F(WebhookSenderTest, DeadLettersEventsOlderThanMaxAge) {
 TEST_F(WebhookSenderTest, RetriesAfterARequestTimeout) {
   auto receiver = start_receiver();
   receiver->policy = [](const Received&, std::size_t index) {
-    Reply r;
-    r.hang = index == 0;
-    return r;
+    return index == 0 ? hang_reply() : status_reply(200);
   };
   auto cfg = config();
   cfg.request_timeout = 300ms;
@@ -412,11 +415,7 @@ TEST_F(WebhookSenderTest, RetriesAfterARequestTimeout) {
 
 TEST_F(WebhookSenderTest, StopAbortsTheRequestInFlight) {
   auto receiver = start_receiver();
-  receiver->policy = [](const Received&, std::size_t) {
-    Reply r;
-    r.hang = true;
-    return r;
-  };
+  receiver->policy = [](const Received&, std::size_t) { return hang_reply(); };
   auto cfg = config();
   cfg.request_timeout = 30s;
   auto sender = make_sender(cfg);

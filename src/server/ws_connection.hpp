@@ -3,6 +3,7 @@
 // buffer) and one writer (queued frames gathered into one write).
 #pragma once
 
+#include "common/fifo.hpp"
 #include "engineio/session.hpp"
 #include "server/frame.hpp"
 #include "ws/frame.hpp"
@@ -10,7 +11,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,7 +54,7 @@ class WsConnection final : public engineio::WsLink,
   boost::asio::ip::tcp::socket socket_;
   ws::Parser parser_;
   std::shared_ptr<engineio::Session> session_;
-  std::deque<Frame> queue_;
+  Fifo<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   std::vector<boost::asio::const_buffer> gather_;
   std::size_t in_flight_ = 0;  // frames handed to the current write

@@ -145,8 +145,6 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
     send(*e);
     return;
   }
-  Handshake hs = *session_.handshake();
-  hs.auth = auth;
 
   if (server_.recovery) {
     auto pid = auth.if_contains("pid");
@@ -156,7 +154,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
                                                 std::string(offset->as_string()));
       if (restored) {
         auto socket = std::make_shared<SocketImpl>(*nsp, *this, restored->state.id,
-                                                   restored->state.pid, std::move(hs));
+                                                   restored->state.pid, session_.handshake(), auth);
         socket->data_ = std::move(restored->state.data);
         socket->user_ = std::move(restored->state.user);
         socket->recovered_ = true;
@@ -191,7 +189,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
   std::string id = engineio::make_id(0);
   std::string pid = server_.recovery ? engineio::make_id(0) : std::string();
   auto socket = std::make_shared<SocketImpl>(*nsp, *this, std::move(id), std::move(pid),
-                                             std::move(hs));
+                                             session_.handshake(), std::move(auth));
   connecting_.insert(nsp);
   auto chain = std::make_shared<MiddlewareChain>();
   chain->alive = alive_;

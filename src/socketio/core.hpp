@@ -96,14 +96,15 @@ class NamespaceImpl final : public Namespace {
 class SocketImpl final : public Socket, public std::enable_shared_from_this<SocketImpl> {
  public:
   SocketImpl(NamespaceImpl& nsp, Client& client, std::string id, std::string pid,
-             Handshake handshake);
+             std::shared_ptr<const Handshake> handshake, boost::json::object auth);
   ~SocketImpl();
 
   NamespaceImpl& nsp_;
   Client* client_;  // null once disconnected
   std::string id_;
   std::string pid_;  // private id for connection state recovery (empty if off)
-  Handshake handshake_;
+  std::shared_ptr<const Handshake> handshake_;
+  boost::json::object auth_;
   boost::json::object data_;
   std::unordered_set<std::string> rooms_;  // without the socket's own id
   std::unordered_map<std::string, EventHandler> handlers_;

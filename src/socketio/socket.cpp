@@ -16,12 +16,13 @@ namespace rollcall::detail {
 namespace asio = boost::asio;
 
 SocketImpl::SocketImpl(NamespaceImpl& nsp, Client& client, std::string id, std::string pid,
-                       Handshake handshake)
+                       std::shared_ptr<const Handshake> handshake, boost::json::object auth)
     : nsp_(nsp),
       client_(&client),
       id_(std::move(id)),
       pid_(std::move(pid)),
-      handshake_(std::move(handshake)) {}
+      handshake_(std::move(handshake)),
+      auth_(std::move(auth)) {}
 
 SocketImpl::~SocketImpl() = default;
 
@@ -138,7 +139,8 @@ void Ack::operator()(Args args) {
 
 const std::string& Socket::id() const noexcept { return impl(*this).id_; }
 const std::string& Socket::nsp() const noexcept { return impl(*this).nsp_.name_; }
-const Handshake& Socket::handshake() const noexcept { return impl(*this).handshake_; }
+const Handshake& Socket::handshake() const noexcept { return *impl(*this).handshake_; }
+const boost::json::object& Socket::auth() const noexcept { return impl(*this).auth_; }
 boost::json::object& Socket::data() noexcept { return impl(*this).data_; }
 bool Socket::connected() const noexcept { return impl(*this).connected_; }
 bool Socket::recovered() const noexcept { return impl(*this).recovered_; }

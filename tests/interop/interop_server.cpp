@@ -3,6 +3,8 @@
 #include <rollcall/server.hpp>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <csignal>
@@ -33,7 +35,7 @@ boost::json::object welcome(Socket& s) {
   boost::json::object o;
   o["id"] = s.id();
   o["recovered"] = s.recovered();
-  o["auth"] = s.handshake().auth;
+  o["auth"] = s.auth();
   o["nsp"] = s.nsp();
   return o;
 }
@@ -137,6 +139,7 @@ int main(int argc, char** argv) {
   app.add_option("--recovery-ms", recovery_ms);
   app.add_option("--connect-timeout", connect_timeout);
   CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("interop"));  // stdout: "listening" only
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -164,7 +167,7 @@ int main(int argc, char** argv) {
   });
   io.of("/admin")
       .use([](Socket& socket, rollcall::Next next) {
-        auto* token = socket.handshake().auth.if_contains("token");
+        auto* token = socket.auth().if_contains("token");
         if (token && token->is_string() && token->as_string() == "secret") {
           next(std::nullopt);
           return;

@@ -71,6 +71,7 @@ function appendCapped(current, chunk) {
  *   stop()    SIGTERM, wait up to 5 s for the exit, then SIGKILL. Rejects when the
  *             server needed SIGKILL, exited with an error status, or printed a
  *             sanitizer report, with its captured stderr in the message.
+ *   kill()    SIGKILL (or another signal) without the checks of stop(), for crash tests.
  *   output()  the captured stdout/stderr (tail) for diagnostics.
  */
 export async function startServer({ bin = "rollcall-interop-server", args = [], readyMs = READY_MS } = {}) {
@@ -172,12 +173,26 @@ export async function startServer({ bin = "rollcall-interop-server", args = [], 
     return exitInfo;
   }
 
+  /**
+   * Kills the server with `signal` (default SIGKILL: a crash) and resolves
+   * with { code, signal } once it exited. A later stop() is then a no-op.
+   */
+  async function kill(sig = "SIGKILL") {
+    stopping = true;
+    if (!exitInfo) {
+      proc.kill(sig);
+      await withDeadline(exited, STOP_MS, `${bin} to exit after ${sig}`);
+    }
+    return exitInfo;
+  }
+
   return {
     port,
     url: base,
     base,
     proc,
     stop,
+    kill,
     alive: () => exitInfo === null,
     output: () => ({ stdout, stderr }),
   };
