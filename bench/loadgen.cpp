@@ -1070,7 +1070,6 @@ void Loadgen::poll_feed(u32 idx, int role, const char* p, std::size_t n) {
         kill(idx, c.counted_ready ? K_CLOSED : K_HANDSHAKE);
         return;
       }
-      if (!close) pump_post(idx);
       continue;
     }
     // GET answered
@@ -1106,7 +1105,8 @@ void Loadgen::poll_feed(u32 idx, int role, const char* p, std::size_t n) {
   }
   if (c.killed) return;
   s.in.erase(0, done);
-  if (close_after) close_sock(c, role);
+  if (close_after) close_sock(c, role);  // the next request opens a new connection
+  if (role == 1) pump_post(idx);
   if (role == 0 && !c.get_busy && phase_ < P_CLOSING && c.st != S_OPEN) poll_get(idx);
 }
 
@@ -1507,7 +1507,10 @@ void Loadgen::finish_hard(const char* why) {
   timed_out_ = std::string_view(why) == "deadline";
   stop_reason_ = why;
   std::fprintf(stderr, "rollcall-loadgen: stopping early (%s) in phase %d\n", why, static_cast<int>(phase_));
-  if (measure_start_ != 0 && measure_end_ == ~0ULL) measure_end_ = now_ns();
+  if (phase_ == P_MEASURE) {  // close the window so that the orchestrator still gets a sample
+    measure_end_ = now_ns();
+    print_phase("phase measure-end");
+  }
   phase_ = P_CLOSING;
   for (u32 i = 0; i < cl_.size(); ++i) kill(i, K_NONE);
   reap();

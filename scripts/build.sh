@@ -18,7 +18,7 @@ case "$mode" in
     ;;
   asan)
     dir=build-asan
-    args+=(-DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=ON)
+    args+=(-DCMAKE_BUILD_TYPE=Debug -DROLLCALL_SANITIZE=ON -DROLLCALL_BENCH=OFF)
     ;;
   fuzz)
     dir=build-fuzz

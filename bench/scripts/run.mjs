@@ -396,7 +396,8 @@ async function runOnce(sc, serverName) {
   const m = {};
   m.connected = R.connected;
   m.connect_errors = R.connect_errors;
-  m.rss_end_mib = s.after ? s.after.rss_kb / 1024 : NaN;
+  // at measure-end, while every client is still connected
+  m.rss_end_mib = (s.end ?? s.after) ? (s.end ?? s.after).rss_kb / 1024 : NaN;
   m.rss_peak_mib = s.after ? s.after.hwm_kb / 1024 : NaN;
   const win = s.start && s.end ? Number(s.end.t_ns - s.start.t_ns) / 1e9 : NaN;
   const cpuWin = d(s.start, s.end, "cpu_s");
@@ -533,7 +534,7 @@ const ROWS = {
     ["p99 latency us", "p99_us", true],
     ["server CPU %", "server_cpu_pct", null],
     ["load generator CPU %", "loadgen_cpu_pct", null],
-    ["RSS MiB at end", "rss_end_mib", true],
+    ["RSS MiB at measure-end", "rss_end_mib", true],
   ],
   echo: [
     ["CPU us / round trip", "cpu_us_per_unit", true],

@@ -26,7 +26,10 @@ PresenceTracker::PresenceTracker(PresenceOptions options, OrgBroadcast broadcast
   store_ = options_.store ? options_.store : make_memory_store();
 }
 
-PresenceTracker::~PresenceTracker() { stop(); }
+PresenceTracker::~PresenceTracker() {
+  stop();
+  sender_.reset();
+}
 
 void PresenceTracker::start() {
   if (running_.exchange(true)) return;

@@ -82,11 +82,13 @@ class PresenceTracker final : public Presence {
   void transition(const std::string& user, bool online);
   UserPresence snapshot(const UserState& s) const;
 
+  // First member, so it is destroyed last: the sender's timers and the
+  // handlers still queued in it refer to it.
+  boost::asio::io_context ioc_{1};
   PresenceOptions options_;
   OrgBroadcast broadcast_;
   std::shared_ptr<PresenceStore> store_;
   std::shared_ptr<hooks::WebhookSender> sender_;
-  boost::asio::io_context ioc_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   std::thread thread_;
   mutable std::mutex mutex_;  // guards users_ (written on the presence thread only)

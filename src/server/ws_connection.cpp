@@ -15,6 +15,13 @@ namespace {
 constexpr std::size_t kMaxFramesPerWrite = 256;
 constexpr std::size_t kMaxBytesPerWrite = 1 << 20;
 constexpr int kMaxReadsPerWakeup = 4;
+
+// The client went away (closed or reset the TCP connection): Node's ws
+// reports both as a close, so the reason is "transport close".
+bool closed_by_peer(const boost::system::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
 }  // namespace
 
 WsConnection::WsConnection(Loop& loop, tcp::socket socket, std::size_t max_message)
@@ -54,7 +61,7 @@ void WsConnection::on_readable() {
     std::size_t n = socket_.read_some(asio::buffer(buf), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) break;
     if (ec) {
-      fail(ec == asio::error::eof ? "transport close" : "transport error");
+      fail(closed_by_peer(ec) ? "transport close" : "transport error");
       return;
     }
     if (!closing_) feed(std::string_view(buf.data(), n));
@@ -167,7 +174,7 @@ void WsConnection::do_write() {
                       }
                       self->in_flight_ = 0;
                       if (ec) {
-                        self->fail("transport error");
+                        self->fail(closed_by_peer(ec) ? "transport close" : "transport error");
                         return;
                       }
                       self->do_write();
