@@ -92,9 +92,24 @@ struct ConnectError {
   boost::json::value data;  // null = omitted
 };
 
+// Name/value fields (headers, query parameters) packed in one buffer: a
+// connection keeps its handshake for its whole life, so it stays small.
+class FieldList {
+ public:
+  void add(std::string_view name, std::string_view value);
+  // The value of the first field called `name`.
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool contains(std::string_view name) const { return get(name).has_value(); }
+  std::vector<std::pair<std::string_view, std::string_view>> all() const;
+  bool empty() const noexcept { return data_.empty(); }
+
+ private:
+  std::string data_;  // name '\0' value '\0' ...
+};
+
 struct Handshake {
-  std::map<std::string, std::string> headers;  // lower-case names
-  std::map<std::string, std::string> query;
+  FieldList headers;  // lower-case names
+  FieldList query;
   std::string address;  // peer IP
   std::string url;
   std::int64_t issued = 0;  // ms since epoch

@@ -118,8 +118,8 @@ struct Daemon::State {
       std::string token;
       if (auto* t = socket.auth().if_contains("token"); t && t->is_string()) token = t->as_string();
       if (token.empty()) {
-        if (auto h = hs.headers.find("authorization"); h != hs.headers.end()) {
-          std::string_view v = h->second;
+        if (auto h = hs.headers.get("authorization")) {
+          std::string_view v = *h;
           if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) {
             token = std::string(v.substr(7));
           }
@@ -137,10 +137,9 @@ struct Daemon::State {
       }
     }
     if (!config.auth.session_secrets.empty()) {
-      auto cookie_header = hs.headers.find("cookie");
       std::optional<std::string> cookie;
-      if (cookie_header != hs.headers.end()) {
-        cookie = auth::find_cookie(cookie_header->second, config.auth.session_cookie);
+      if (auto cookie_header = hs.headers.get("cookie")) {
+        cookie = auth::find_cookie(*cookie_header, config.auth.session_cookie);
       }
       if (cookie) return authenticate_session(socket, *cookie, std::move(next));
     }
@@ -412,6 +411,9 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   });
 }
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+  // The Redis clients use the loops' io_contexts, which die with the server.
+  state_->redis.clear();
+}
 
 }  // namespace rollcall::app

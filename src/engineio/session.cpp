@@ -36,7 +36,6 @@ Session::Session(Loop& loop, const Engine& engine, std::string sid, bool websock
       engine_(engine),
       sid_(std::move(sid)),
       handshake_(std::move(handshake)),
-      heartbeat_(loop.ioc),
       websocket_(websocket) {}
 
 Session::~Session() = default;
@@ -60,25 +59,26 @@ void Session::start() {
   schedule_ping();
 }
 
-void Session::schedule_ping() {
-  heartbeat_.expires_after(options().ping_interval);
-  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->on_heartbeat_timer();
-  });
+void Session::schedule_ping() { schedule_heartbeat(options().ping_interval); }
+
+// Long intervals may fire a little early so that heartbeats due together
+// share a wake-up; short ones (as in the conformance suites) stay exact.
+void Session::schedule_heartbeat(std::chrono::milliseconds delay) {
+  auto slack = delay >= std::chrono::seconds(1) ? std::chrono::milliseconds(20)
+                                                 : std::chrono::milliseconds(0);
+  loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_,
+                           HeartbeatWheel::Clock::now() + delay, slack);
 }
 
-void Session::on_heartbeat_timer() {
-  if (closed_) return;
+void Session::on_heartbeat(std::uint32_t gen) {
+  if (gen != heartbeat_gen_ || closed_ || closing_) return;
   if (awaiting_pong_) {
     close("ping timeout");
     return;
   }
   awaiting_pong_ = true;
   send(loop_.ping);
-  heartbeat_.expires_after(options().ping_timeout);
-  heartbeat_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->on_heartbeat_timer();
-  });
+  schedule_heartbeat(options().ping_timeout);
 }
 
 bool Session::send(const Frame& f, bool volatile_) {
@@ -212,7 +212,7 @@ void Session::attach_websocket(std::shared_ptr<WsLink> link) {
 bool Session::begin_upgrade(std::shared_ptr<WsLink> probe) {
   if (closed_ || closing_ || websocket_ || probe_) return false;
   probe_ = std::move(probe);
-  upgrade_timer_.emplace(loop_.ioc, options().upgrade_timeout);
+  upgrade_timer_ = std::make_unique<asio::steady_timer>(loop_.ioc, options().upgrade_timeout);
   upgrade_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || !self->probe_) return;
     spdlog::debug("session {}: upgrade timed out", self->sid_);
@@ -301,7 +301,7 @@ void Session::shutdown(const std::string& reason, bool send_close_packet) {
   if (closing_ || closed_) return;
   closing_ = true;
   auto self = shared_from_this();
-  heartbeat_.cancel();
+  ++heartbeat_gen_;
   upgrade_timer_.reset();
   if (handler_) handler_->on_close(reason);  // may queue final packets
   closed_ = true;
@@ -334,7 +334,7 @@ void Session::shutdown(const std::string& reason, bool send_close_packet) {
 
 // Drops the session from its loop: later requests for the sid get 400.
 void Session::forget() {
-  heartbeat_.cancel();
+  ++heartbeat_gen_;
   pending_get_ = nullptr;
   queue_.clear();
   if (started_) {

@@ -99,6 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Returns the HTTP status: 200, or 400 after a parse error (session closed).
   int poll_post(std::string_view body);
 
+  // Called by the loop's HeartbeatWheel; stale generations are ignored.
+  void on_heartbeat(std::uint32_t gen);
+
   // WebSocket transport.
   void attach_websocket(std::shared_ptr<WsLink> link);  // WebSocket-only session
   bool begin_upgrade(std::shared_ptr<WsLink> probe);
@@ -108,7 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void on_packet(Packet&& p);
   void schedule_ping();
-  void on_heartbeat_timer();
+  void schedule_heartbeat(std::chrono::milliseconds delay);
   void schedule_flush();
   void flush_poll();
   void finish_upgrade();
@@ -121,12 +124,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string sid_;
   std::shared_ptr<const Handshake> handshake_;
   std::unique_ptr<SessionHandler> handler_;
-  boost::asio::steady_timer heartbeat_;
-  std::optional<boost::asio::steady_timer> upgrade_timer_;
+  std::unique_ptr<boost::asio::steady_timer> upgrade_timer_;
   std::shared_ptr<WsLink> link_;   // active WebSocket
   std::shared_ptr<WsLink> probe_;  // WebSocket being probed for an upgrade
   Fifo<Frame> queue_;              // polling: packets waiting for a GET
   std::size_t queued_bytes_ = 0;
+  std::uint32_t heartbeat_gen_ = 0;  // bumped to cancel a scheduled heartbeat
   PollResponder pending_get_;
   bool websocket_ = false;
   bool awaiting_pong_ = false;

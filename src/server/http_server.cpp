@@ -181,9 +181,9 @@ std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query&
   for (const auto& f : req) {
     std::string name(f.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    hs->headers[name] = std::string(f.value());
+    hs->headers.add(name, f.value());
   }
-  hs->query = q.all;
+  for (const auto& [k, v] : q.all) hs->query.add(k, v);
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (!ec) hs->address = ep.address().to_string();

@@ -1,6 +1,7 @@
 // One event loop per thread; everything a connection owns lives on one loop.
 #pragma once
 
+#include "engineio/heartbeat.hpp"
 #include "server/frame.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -25,6 +26,8 @@ struct Loop {
 
   unsigned index;
   boost::asio::io_context ioc{1};
+  // Heartbeats of every session of this loop, on one timer.
+  engineio::HeartbeatWheel heartbeat{ioc};
   // Engine.IO sessions owned by this loop, by sid. Other loops never touch it:
   // a request for a sid is moved to the loop named by the sid's tag.
   std::unordered_map<std::string, std::shared_ptr<engineio::Session>> sessions;

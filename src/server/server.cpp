@@ -61,6 +61,40 @@ Loop::Loop(unsigned idx)
       close(make_text_frame('1', {})),
       probe_reply(make_text_frame('3', "probe")) {}
 
+// --- FieldList -------------------------------------------------------------
+
+void FieldList::add(std::string_view name, std::string_view value) {
+  data_.append(name);
+  data_ += '\0';
+  data_.append(value);
+  data_ += '\0';
+}
+
+std::optional<std::string_view> FieldList::get(std::string_view name) const {
+  std::string_view rest(data_);
+  while (!rest.empty()) {
+    auto n = rest.find('\0');
+    auto v = rest.find('\0', n + 1);
+    if (n == std::string_view::npos || v == std::string_view::npos) break;
+    if (rest.substr(0, n) == name) return rest.substr(n + 1, v - n - 1);
+    rest.remove_prefix(v + 1);
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> FieldList::all() const {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  std::string_view rest(data_);
+  while (!rest.empty()) {
+    auto n = rest.find('\0');
+    auto v = rest.find('\0', n + 1);
+    if (n == std::string_view::npos || v == std::string_view::npos) break;
+    out.emplace_back(rest.substr(0, n), rest.substr(n + 1, v - n - 1));
+    rest.remove_prefix(v + 1);
+  }
+  return out;
+}
+
 // --- Args ----------------------------------------------------------------
 
 std::size_t Args::push_binary(std::string bytes) {

@@ -158,7 +158,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
         socket->data_ = std::move(restored->state.data);
         socket->user_ = std::move(restored->state.user);
         socket->recovered_ = true;
-        for (auto& r : restored->state.rooms) socket->rooms_.insert(std::move(r));
+        socket->rooms_ = std::move(restored->state.rooms);
         if (server_.options.recovery.skip_middlewares) {
           finish_connect(*nsp, std::move(socket), std::move(restored->missed));
           return;
@@ -233,7 +233,7 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
     info.socket_id = socket->id_;
     info.nsp = nsp.name_;
     info.transport = session_.websocket() ? "websocket" : "polling";
-    if (auto ua = hs.headers.find("user-agent"); ua != hs.headers.end()) info.user_agent = ua->second;
+    if (auto ua = hs.headers.get("user-agent")) info.user_agent = *ua;
     info.address = hs.address;
     info.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch())

@@ -106,8 +106,10 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
   std::shared_ptr<const Handshake> handshake_;
   boost::json::object auth_;
   boost::json::object data_;
-  std::unordered_set<std::string> rooms_;  // without the socket's own id
-  std::unordered_map<std::string, EventHandler> handlers_;
+  // Small flat containers: a socket has a few rooms and handlers, and a
+  // connection keeps them for its whole life (hash maps cost ~100 bytes a node).
+  std::vector<std::string> rooms_;  // without the socket's own id
+  std::vector<std::pair<std::string, EventHandler>> handlers_;
   std::vector<AnyHandler> any_handlers_;
   std::vector<DisconnectHandler> disconnect_handlers_;
   struct PendingAck {

@@ -61,7 +61,9 @@ void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachment
       for (std::size_t i = 0; i < any_handlers_.size() && connected_; ++i) {
         any_handlers_[i](event, args, ack);
       }
-      if (auto it = handlers_.find(event); it != handlers_.end() && connected_) {
+      auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                             [&](const auto& h) { return h.first == event; });
+      if (it != handlers_.end() && connected_) {
         auto handler = it->second;  // the handler may replace itself
         handler(std::move(args), std::move(ack));
       }
@@ -91,7 +93,7 @@ void SocketImpl::on_close(const std::string& reason) {
   Loop& loop = client_->session().loop();
   auto& local = nsp_.local(loop);
   if (nsp_.server.recovery && RecoveryStore::recoverable(reason) && !pid_.empty()) {
-    RecoveryStore::Saved saved{id_, pid_, {rooms_.begin(), rooms_.end()}, data_, user_};
+    RecoveryStore::Saved saved{id_, pid_, rooms_, data_, user_};
     nsp_.server.recovery->save(nsp_, std::move(saved));
   }
   for (const auto& room : rooms_) {
@@ -167,7 +169,14 @@ const User* Socket::user() const noexcept {
 }
 
 void Socket::on(std::string event, EventHandler handler) {
-  impl(*this).handlers_[std::move(event)] = std::move(handler);
+  auto& handlers = impl(*this).handlers_;
+  for (auto& [name, h] : handlers) {
+    if (name == event) {
+      h = std::move(handler);
+      return;
+    }
+  }
+  handlers.emplace_back(std::move(event), std::move(handler));
 }
 
 void Socket::on_any(AnyHandler handler) { impl(*this).any_handlers_.push_back(std::move(handler)); }
@@ -227,15 +236,17 @@ void Socket::emit_with_ack(std::string_view event, Args args, Millis timeout, Ac
 void Socket::join(std::string room) {
   auto& s = impl(*this);
   if (room == s.id_) return;  // implicit
-  auto [it, inserted] = s.rooms_.insert(std::move(room));
-  if (inserted && s.connected_) {
-    s.nsp_.local(s.client_->session().loop()).rooms[*it].insert(&s);
-  }
+  if (std::find(s.rooms_.begin(), s.rooms_.end(), room) != s.rooms_.end()) return;
+  if (s.connected_) s.nsp_.local(s.client_->session().loop()).rooms[room].insert(&s);
+  s.rooms_.push_back(std::move(room));
 }
 
 void Socket::leave(const std::string& room) {
   auto& s = impl(*this);
-  if (s.rooms_.erase(room) == 0 || !s.connected_) return;
+  auto pos = std::find(s.rooms_.begin(), s.rooms_.end(), room);
+  if (pos == s.rooms_.end()) return;
+  s.rooms_.erase(pos);
+  if (!s.connected_) return;
   auto& rooms = s.nsp_.local(s.client_->session().loop()).rooms;
   if (auto it = rooms.find(room); it != rooms.end()) {
     it->second.erase(&s);
