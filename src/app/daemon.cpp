@@ -114,6 +114,9 @@ struct Daemon::State {
   // Authorization: Bearer header), else an express-session cookie.
   void authenticate(Socket& socket, Next next) {
     const auto& hs = socket.handshake();
+    if (spdlog::should_log(spdlog::level::trace)) {
+      for (const auto& [name, value] : hs.headers.all()) spdlog::trace("handshake header {}", name);
+    }
     if (jwt) {
       std::string token;
       if (auto* t = socket.auth().if_contains("token"); t && t->is_string()) token = t->as_string();
