@@ -33,6 +33,9 @@ esac
 
 if command -v ccache >/dev/null 2>&1; then
   args+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout in the cache keys, so that another clone
+  # of the repository (as CI makes) reuses the cached objects.
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
 fi
 
 # Pick the generator only on the first configure: re-running with -G against a
