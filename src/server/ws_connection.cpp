@@ -139,11 +139,44 @@ void WsConnection::close() {
   schedule_write();
 }
 
-// One write in flight at a time: the first frame goes out at once (as Node
-// does), frames queued while a write is in flight are gathered into the next
-// one, so a busy connection gets one syscall for many frames.
+// One write in flight at a time. When nothing is in flight, a frame is
+// written at once with a non-blocking write (as the kernel-floor server
+// does: no asynchronous operation per message); only what the kernel does
+// not take goes through an asynchronous write. Frames queued meanwhile are
+// gathered into the next write, so a busy connection gets one syscall for
+// many frames.
 void WsConnection::schedule_write() {
   if (!writing_ && !finished_) do_write();
+}
+
+void WsConnection::gather() {
+  gather_.clear();
+  std::size_t bytes = 0;
+  std::size_t offset = front_offset_;
+  for (const Frame& f : queue_) {
+    if (gather_.size() == kMaxFramesPerWrite || (bytes > 0 && bytes + f.size() > kMaxBytesPerWrite)) {
+      break;
+    }
+    auto v = f.ws_bytes().substr(offset);
+    offset = 0;
+    gather_.emplace_back(v.data(), v.size());
+    bytes += v.size();
+  }
+}
+
+// Drops the first `n` written bytes from the queue.
+void WsConnection::consume(std::size_t n) {
+  while (n > 0 && !queue_.empty()) {
+    std::size_t left = queue_.front().size() - front_offset_;
+    if (n < left) {
+      front_offset_ += n;
+      return;
+    }
+    n -= left;
+    queued_bytes_ -= std::min(queue_.front().size(), queued_bytes_);
+    queue_.pop_front();
+    front_offset_ = 0;
+  }
 }
 
 void WsConnection::do_write() {
@@ -152,27 +185,33 @@ void WsConnection::do_write() {
     if (closing_) finish();
     return;
   }
-  gather_.clear();
-  std::size_t bytes = 0;
-  for (const Frame& f : queue_) {
-    if (gather_.size() == kMaxFramesPerWrite || (bytes > 0 && bytes + f.size() > kMaxBytesPerWrite)) {
-      break;
-    }
-    auto v = f.ws_bytes();
-    gather_.emplace_back(v.data(), v.size());
-    bytes += v.size();
+  gather();
+  boost::system::error_code ec;
+  std::size_t n = socket_.write_some(gather_, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+  if (ec) {
+    // We may be inside a broadcast that is iterating over a room: tear the
+    // connection down after it, and write nothing more meanwhile.
+    writing_ = true;
+    asio::post(loop_.ioc, [self = shared_from_this(), ec] {
+      self->fail(closed_by_peer(ec) ? "transport close" : "transport error");
+    });
+    return;
   }
+  consume(n);
+  if (queue_.empty()) {
+    if (closing_) finish();
+    return;
+  }
+  // The socket buffer is full: wait for it asynchronously.
+  gather();
   in_flight_ = gather_.size();
   writing_ = true;
   asio::async_write(socket_, gather_,
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                    [self = shared_from_this()](boost::system::error_code ec, std::size_t written) {
                       self->writing_ = false;
-                      for (std::size_t i = 0; i < self->in_flight_ && !self->queue_.empty(); ++i) {
-                        std::size_t sz = self->queue_.front().size();
-                        self->queued_bytes_ -= std::min(sz, self->queued_bytes_);
-                        self->queue_.pop_front();
-                      }
                       self->in_flight_ = 0;
+                      self->consume(written);
                       if (ec) {
                         self->fail(closed_by_peer(ec) ? "transport close" : "transport error");
                         return;

@@ -46,6 +46,8 @@ class WsConnection final : public engineio::WsLink,
   void on_readable();
   void schedule_write();
   void do_write();
+  void gather();
+  void consume(std::size_t n);
   void fail(const char* reason);
   void protocol_close(ws::CloseCode code, const char* reason);
   void finish();
@@ -57,7 +59,8 @@ class WsConnection final : public engineio::WsLink,
   Fifo<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   std::vector<boost::asio::const_buffer> gather_;
-  std::size_t in_flight_ = 0;  // frames handed to the current write
+  std::size_t in_flight_ = 0;     // frames handed to the current write
+  std::size_t front_offset_ = 0;  // bytes of the first frame already written
   std::optional<boost::asio::steady_timer> linger_;
   bool reading_ = false;
   bool writing_ = false;
