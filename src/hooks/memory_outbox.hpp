@@ -4,6 +4,7 @@
 #pragma once
 
 #include "hooks/outbox.hpp"
+#include "common/clock.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -21,7 +22,7 @@ class MemoryOutbox final : public Outbox {
   // created_ms defaults to now when left at 0.
   std::int64_t enqueue(OutboxEvent event) {
     event.rowid = next_rowid_++;
-    if (event.created_ms == 0) event.created_ms = now_ms();
+    if (event.created_ms == 0) event.created_ms = unix_ms();
     const auto rowid = event.rowid;
     events_.emplace(rowid, std::move(event));
     return rowid;
@@ -46,7 +47,7 @@ class MemoryOutbox final : public Outbox {
   }
 
   void dead_letter(const std::vector<std::int64_t>& rowids, const std::string& reason) override {
-    const auto now = now_ms();
+    const auto now = unix_ms();
     for (auto rowid : rowids) {
       auto it = events_.find(rowid);
       if (it == events_.end()) continue;
@@ -65,11 +66,6 @@ class MemoryOutbox final : public Outbox {
   bool empty() const noexcept { return events_.empty(); }
 
  private:
-  static std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
 
   std::map<std::int64_t, OutboxEvent> events_;  // by rowid = delivery order
   std::vector<DeadLetter> dead_;                // oldest first

@@ -1,4 +1,5 @@
 #include "hooks/webhook_sender.hpp"
+#include "common/clock.hpp"
 
 #include "hooks/signature.hpp"
 
@@ -20,11 +21,6 @@ namespace json = boost::json;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // At most 200 printable characters of a response body, for a log line.
 std::string snippet(const std::string& body) {
@@ -201,7 +197,7 @@ void WebhookSender::on_response(std::vector<std::int64_t> rowids,
   }
 
   // Events older than max_age stop blocking the queue.
-  const auto limit = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.max_age).count();
+  const auto limit = unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.max_age).count();
   std::vector<std::int64_t> expired;
   for (std::size_t i = 0; i < rowids.size(); ++i) {
     if (created_ms[i] < limit) expired.push_back(rowids[i]);

@@ -1,4 +1,5 @@
 #include "hooks/webhook_sender.hpp"
+#include "common/clock.hpp"
 
 #include "hooks/memory_outbox.hpp"
 #include "hooks/test_support.hpp"
@@ -37,11 +38,6 @@ namespace json = boost::json;
 constexpr const char* kSecret = "whsec_rollcall_test";
 constexpr std::int64_t kBaseAt = 1796004258123;  // 2026-11-30T02:04:18.123Z
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // HMAC-SHA256 recomputed here, independently of sign().
 // True if `text` has the shape of `pattern`, where '9' stands for any digit.
@@ -81,7 +77,7 @@ std::vector<SeenEvent> check_request(const Received& r) {
   EXPECT_EQ(r.user_agent, "rollcall/0.1");
   EXPECT_TRUE(shaped(r.timestamp, "9999999999")) << r.timestamp;
   const auto ts = std::atoll(r.timestamp.c_str());
-  EXPECT_LT(std::llabs(ts - now_ms() / 1000), 300);
+  EXPECT_LT(std::llabs(ts - unix_ms() / 1000), 300);
   EXPECT_EQ(r.signature, expected_signature(r.timestamp, r.body));
 
   std::vector<SeenEvent> out;
@@ -370,7 +366,7 @@ TEST_F(WebhookSenderTest, DeadLettersEventsOlderThanMaxAge) {
   cfg.max_age = 1s;
   auto sender = make_sender(cfg);
   ASSERT_TRUE(sender);
-  const auto old_created = now_ms() - 10'000;
+  const auto old_created = unix_ms() - 10'000;
   const auto old1 = enqueue("alice", 1, true, old_created);
   const auto old2 = enqueue("alice", 2, false, old_created);
   const auto new1 = enqueue("alice", 3, true);

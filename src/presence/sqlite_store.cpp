@@ -2,6 +2,7 @@
 // believed online, the sequence counter, the webhook outbox and the dead
 // letters. Only live users and undelivered events are kept.
 #include "presence/store.hpp"
+#include "common/clock.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -29,11 +30,6 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
 
 constexpr std::size_t kDeadLetterKeep = 10000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string orgs_json(const std::vector<OrgRole>& orgs) {
   boost::json::array a;
@@ -147,7 +143,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
         bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
         bind(s.get(), 5, e.at_ms);
         bind(s.get(), 6, static_cast<std::int64_t>(e.connections));
-        bind(s.get(), 7, now_ms());
+        bind(s.get(), 7, unix_ms());
         step_done(s.get());
       }
       exec("COMMIT");
@@ -187,7 +183,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
         auto s = prepare("INSERT INTO dead_letter(id, type, user, seq, at_ms, connections, "
                          "created_ms, attempts, dead_ms, reason) SELECT id, type, user, seq, "
                          "at_ms, connections, created_ms, attempts, ?, ? FROM outbox WHERE rowid = ?");
-        bind(s.get(), 1, now_ms());
+        bind(s.get(), 1, unix_ms());
         bind(s.get(), 2, reason);
         bind(s.get(), 3, id);
         step_done(s.get());

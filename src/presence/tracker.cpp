@@ -1,4 +1,5 @@
 #include "presence/tracker.hpp"
+#include "common/clock.hpp"
 
 #include "engineio/packet.hpp"
 #include "hooks/webhook_sender.hpp"
@@ -14,11 +15,6 @@ namespace rollcall::detail {
 namespace asio = boost::asio;
 
 namespace {
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 }  // namespace
 
 PresenceTracker::PresenceTracker(PresenceOptions options, OrgBroadcast broadcast)
@@ -120,7 +116,7 @@ void PresenceTracker::on_connected(User user, ConnectionInfo info) {
     if (s.grace) s.grace.reset();  // back within the grace period: no events
     if (!s.online) {
       s.online = true;
-      s.since_ms = now_ms();
+      s.since_ms = unix_ms();
       became_online = true;
     }
   }
@@ -177,7 +173,7 @@ void PresenceTracker::transition(const std::string& user, bool online) {
     e.type = online ? "user.online" : "user.offline";
     e.user = user;
     e.seq = s.seq;
-    e.at_ms = online ? s.since_ms : now_ms();
+    e.at_ms = online ? s.since_ms : unix_ms();
     e.connections = static_cast<std::uint32_t>(s.connections.size());
     e.orgs = s.identity.orgs;
     row = StoredUser{user, s.identity.name, s.identity.orgs, s.seq, s.since_ms};

@@ -1,4 +1,5 @@
 #include "server/http_server.hpp"
+#include "common/clock.hpp"
 
 #include "engineio/packet.hpp"
 #include "engineio/session.hpp"
@@ -188,9 +189,7 @@ std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query&
   auto ep = socket.remote_endpoint(ec);
   if (!ec) hs->address = ep.address().to_string();
   hs->url = std::string(req.target());
-  hs->issued = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+  hs->issued = unix_ms();
   hs->xdomain = req.find(http::field::origin) != req.end();
   return hs;
 }

@@ -2,6 +2,7 @@
 // reconstruction, namespace CONNECT with middlewares and recovery.
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
+#include "common/clock.hpp"
 
 #include "engineio/packet.hpp"
 #include "presence/tracker.hpp"
@@ -235,9 +236,7 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
     info.transport = session_.websocket() ? "websocket" : "polling";
     if (auto ua = hs.headers.get("user-agent")) info.user_agent = *ua;
     info.address = hs.address;
-    info.since_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+    info.since_ms = unix_ms();
     server_.presence->connected(*socket->user_, std::move(info));
   }
   nsp.run_connection_handlers(*socket);
