@@ -84,7 +84,15 @@ const SCENARIOS = [
   {
     name: "bcast-closed",
     kind: "broadcast",
-    about: "broadcast, closed loop: 1,000 clients, next emit when the previous one arrived",
+    about: "broadcast, closed loop: 1,000 clients, 16 emits in flight (the next when one arrived back)",
+    floor: true,
+    full: { scenario: "broadcast", clients: 1000, rate: 0, "max-inflight": 16, warmup: 5, duration: 20 },
+    quick: { scenario: "broadcast", clients: 200, rate: 0, "max-inflight": 16, warmup: 1, duration: 4 },
+  },
+  {
+    name: "bcast-closed-1",
+    kind: "broadcast",
+    about: "broadcast, closed loop, 1 emit in flight: nothing to coalesce (one write per message)",
     floor: true,
     full: { scenario: "broadcast", clients: 1000, rate: 0, warmup: 5, duration: 20 },
     quick: { scenario: "broadcast", clients: 200, rate: 0, warmup: 1, duration: 4 },

@@ -59,15 +59,27 @@ void Session::start() {
   schedule_ping();
 }
 
-void Session::schedule_ping() { schedule_heartbeat(options().ping_interval); }
+// Heartbeats due close together share one wake-up: a long interval is
+// rounded by up to 1/25 of itself (at most one second; 25 s pings get 1 s).
+// Pings may go out early, which clients accept; the pong deadline only
+// ever fires late, so a client always gets its full ping timeout. Short
+// intervals (as in the conformance suites) stay exact.
+static std::chrono::milliseconds heartbeat_slack(std::chrono::milliseconds delay) {
+  if (delay < std::chrono::seconds(1)) return std::chrono::milliseconds(0);
+  return std::min<std::chrono::milliseconds>(delay / 25, std::chrono::seconds(1));
+}
 
-// Long intervals may fire a little early so that heartbeats due together
-// share a wake-up; short ones (as in the conformance suites) stay exact.
-void Session::schedule_heartbeat(std::chrono::milliseconds delay) {
-  auto slack = delay >= std::chrono::seconds(1) ? std::chrono::milliseconds(20)
-                                                 : std::chrono::milliseconds(0);
+void Session::schedule_ping() {
+  auto delay = options().ping_interval;
   loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_,
-                           HeartbeatWheel::Clock::now() + delay, slack);
+                           HeartbeatWheel::Clock::now() + delay, heartbeat_slack(delay));
+}
+
+void Session::schedule_pong_deadline() {
+  auto delay = options().ping_timeout;
+  auto slack = heartbeat_slack(delay);
+  loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_,
+                           HeartbeatWheel::Clock::now() + delay + slack, slack);
 }
 
 void Session::on_heartbeat(std::uint32_t gen) {
@@ -78,7 +90,7 @@ void Session::on_heartbeat(std::uint32_t gen) {
   }
   awaiting_pong_ = true;
   send(loop_.ping);
-  schedule_heartbeat(options().ping_timeout);
+  schedule_pong_deadline();
 }
 
 bool Session::send(const Frame& f, bool volatile_) {

@@ -111,7 +111,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void on_packet(Packet&& p);
   void schedule_ping();
-  void schedule_heartbeat(std::chrono::milliseconds delay);
+  void schedule_pong_deadline();
   void schedule_flush();
   void flush_poll();
   void finish_upgrade();

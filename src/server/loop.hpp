@@ -3,6 +3,7 @@
 
 #include "engineio/heartbeat.hpp"
 #include "server/frame.hpp"
+#include "server/poller.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -41,6 +42,9 @@ struct Loop {
   std::size_t websockets = 0;  // live WebSocket connections (for the drain)
   std::shared_ptr<std::function<void()>> shutdown_check;
   bool stopping = false;
+  // The loop's WebSocket connections (last: it owns them, and they use the
+  // members above when they go).
+  Poller poller{ioc};
 };
 
 // The loop running on the calling thread, or nullptr.

@@ -2,9 +2,17 @@
 
 #include "server/loop.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 
 namespace rollcall {
 
@@ -12,62 +20,90 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr std::size_t kMaxFramesPerWrite = 256;
-constexpr std::size_t kMaxBytesPerWrite = 1 << 20;
 constexpr int kMaxReadsPerWakeup = 4;
 
 // The client went away (closed or reset the TCP connection): Node's ws
 // reports both as a close, so the reason is "transport close".
-bool closed_by_peer(const boost::system::error_code& ec) {
-  return ec == asio::error::eof || ec == asio::error::connection_reset ||
-         ec == asio::error::broken_pipe;
+const char* reason_for(int err) {
+  return err == ECONNRESET || err == EPIPE ? "transport close" : "transport error";
 }
 }  // namespace
 
 WsConnection::WsConnection(Loop& loop, tcp::socket socket, std::size_t max_message)
-    : loop_(loop), socket_(std::move(socket)), parser_(max_message) {
+    : loop_(loop), parser_(max_message) {
   ++loop_.websockets;
+  boost::system::error_code ec;
+  fd_.reset(socket.release(ec));
+  if (ec || !fd_) {
+    spdlog::warn("websocket: cannot take the socket over: {}", ec.message());
+    finished_ = true;
+    return;
+  }
+  int flags = ::fcntl(fd_.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    spdlog::warn("websocket: cannot make the socket non-blocking: {}", std::strerror(errno));
+    fd_.reset();
+    finished_ = true;
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 WsConnection::~WsConnection() { --loop_.websockets; }
 
 void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string_view leftover) {
   session_ = std::move(session);
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  socket_.set_option(tcp::no_delay(true), ec);
+  if (finished_) {
+    fail("transport error");
+    return;
+  }
   if (!leftover.empty()) feed(leftover);
-  arm_read();
+  if (finished_) return;
+  if (auto ec = loop_.poller.add(fd_.get(), shared_from_this())) {
+    spdlog::warn("websocket: cannot watch the socket: {}", ec.message());
+    fail("transport error");
+    return;
+  }
+  registered_ = true;
 }
 
-void WsConnection::arm_read() {
-  if (reading_ || finished_) return;
-  reading_ = true;
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) {
-                       self->reading_ = false;
-                       if (ec) {
-                         if (ec != asio::error::operation_aborted) self->fail("transport error");
-                         return;
-                       }
-                       self->on_readable();
-                     });
+void WsConnection::on_poll(std::uint32_t events) {
+  if (finished_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable();
+  if (!finished_ && want_write_ && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+    want_write_ = false;
+    do_write();
+  }
 }
 
+// Edge-triggered: read until the kernel has nothing more. A short read
+// means the socket is drained (new data raises a new edge), so the common
+// case is one read per message. A busy connection yields after a few
+// full reads and continues in a posted handler.
 void WsConnection::on_readable() {
+  auto self = shared_from_this();
   auto& buf = loop_.read_buffer;
-  for (int i = 0; i < kMaxReadsPerWakeup && !finished_; ++i) {
-    boost::system::error_code ec;
-    std::size_t n = socket_.read_some(asio::buffer(buf), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec) {
-      fail(closed_by_peer(ec) ? "transport close" : "transport error");
+  for (int i = 0; !finished_; ++i) {
+    if (i == kMaxReadsPerWakeup) {
+      asio::post(loop_.ioc, [self] { self->on_readable(); });
       return;
     }
-    if (!closing_) feed(std::string_view(buf.data(), n));
-    if (n < buf.size()) break;
+    ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
+    if (n > 0) {
+      if (!closing_) feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+      if (static_cast<std::size_t>(n) < buf.size()) return;
+      continue;
+    }
+    if (n == 0) {
+      fail("transport close");
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    fail(reason_for(errno));
+    return;
   }
-  arm_read();
 }
 
 void WsConnection::feed(std::string_view bytes) {
@@ -111,8 +147,9 @@ void WsConnection::protocol_close(ws::CloseCode code, const char* reason) {
   if (closing_) return;
   auto session = std::move(session_);
   session_ = nullptr;
-  // Drop what is not yet being written; the write in flight keeps its frames.
-  while (queue_.size() > in_flight_) {
+  // Drop what is not yet written, except a frame already partly written.
+  std::size_t keep = front_offset_ > 0 ? 1 : 0;
+  while (queue_.size() > keep) {
     queued_bytes_ -= std::min(queue_.back().size(), queued_bytes_);
     queue_.pop_back();
   }
@@ -139,29 +176,40 @@ void WsConnection::close() {
   schedule_write();
 }
 
-// One write in flight at a time. When nothing is in flight, a frame is
-// written at once with a non-blocking write (as the kernel-floor server
-// does: no asynchronous operation per message); only what the kernel does
-// not take goes through an asynchronous write. Frames queued meanwhile are
-// gathered into the next write, so a busy connection gets one syscall for
-// many frames.
+// Frames are written at once with a non-blocking write (as the
+// kernel-floor server does), except while the loop's Poller dispatches a
+// batch: then the connection is flushed once at the end of the batch, so the
+// frames queued meanwhile (say, several broadcasts) share one write. When
+// the kernel's buffer is full, writing resumes on the next EPOLLOUT edge.
 void WsConnection::schedule_write() {
-  if (!writing_ && !finished_) do_write();
+  if (finished_ || want_write_ || failing_) return;
+  if (registered_ && loop_.poller.corked()) {
+    if (!flush_pending_) {
+      flush_pending_ = true;
+      loop_.poller.defer_flush(shared_from_this());
+    }
+    return;
+  }
+  do_write();
 }
 
-void WsConnection::gather() {
-  gather_.clear();
-  std::size_t bytes = 0;
+void WsConnection::on_flush() {
+  flush_pending_ = false;
+  if (!finished_ && !want_write_ && !failing_) do_write();
+}
+
+std::size_t WsConnection::gather(std::array<iovec, kMaxIov>& iov) const {
+  std::size_t n = 0;
   std::size_t offset = front_offset_;
   for (const Frame& f : queue_) {
-    if (gather_.size() == kMaxFramesPerWrite || (bytes > 0 && bytes + f.size() > kMaxBytesPerWrite)) {
-      break;
-    }
+    if (n == iov.size()) break;
     auto v = f.ws_bytes().substr(offset);
     offset = 0;
-    gather_.emplace_back(v.data(), v.size());
-    bytes += v.size();
+    iov[n].iov_base = const_cast<char*>(v.data());
+    iov[n].iov_len = v.size();
+    ++n;
   }
+  return n;
 }
 
 // Drops the first `n` written bytes from the queue.
@@ -180,74 +228,65 @@ void WsConnection::consume(std::size_t n) {
 }
 
 void WsConnection::do_write() {
-  if (writing_ || finished_) return;
-  if (queue_.empty()) {
-    if (closing_) finish();
-    return;
-  }
-  gather();
-  boost::system::error_code ec;
-  std::size_t n = socket_.write_some(gather_, ec);
-  if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
-  if (ec) {
+  std::array<iovec, kMaxIov> iov;
+  while (!queue_.empty() && !finished_) {
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = gather(iov);
+    ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    if (n >= 0) {
+      consume(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      want_write_ = true;
+      return;
+    }
     // We may be inside a broadcast that is iterating over a room: tear the
     // connection down after it, and write nothing more meanwhile.
-    writing_ = true;
-    asio::post(loop_.ioc, [self = shared_from_this(), ec] {
-      self->fail(closed_by_peer(ec) ? "transport close" : "transport error");
-    });
+    failing_ = true;
+    asio::post(loop_.ioc, [self = shared_from_this(), reason = reason_for(errno)] { self->fail(reason); });
     return;
   }
-  consume(n);
-  if (queue_.empty()) {
-    if (closing_) finish();
-    return;
-  }
-  // The socket buffer is full: wait for it asynchronously.
-  gather();
-  in_flight_ = gather_.size();
-  writing_ = true;
-  asio::async_write(socket_, gather_,
-                    [self = shared_from_this()](boost::system::error_code ec, std::size_t written) {
-                      self->writing_ = false;
-                      self->in_flight_ = 0;
-                      self->consume(written);
-                      if (ec) {
-                        self->fail(closed_by_peer(ec) ? "transport close" : "transport error");
-                        return;
-                      }
-                      self->do_write();
-                    });
+  if (queue_.empty() && closing_) finish();
 }
 
 // Everything is written after a close frame: half-close and give the peer a
 // moment to close its side, so unread data does not turn into a reset.
 void WsConnection::finish() {
   if (finished_ || linger_) return;
-  boost::system::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_send, ec);
-  linger_.emplace(loop_.ioc, std::chrono::seconds(1));
+  ::shutdown(fd_.get(), SHUT_WR);
+  linger_ = std::make_unique<asio::steady_timer>(loop_.ioc, std::chrono::seconds(1));
   linger_->async_wait([self = shared_from_this()](boost::system::error_code) {
     if (!self->finished_) {
       self->finished_ = true;
-      boost::system::error_code ignored;
-      self->socket_.close(ignored);
+      self->close_fd();
     }
   });
 }
 
+// Stops watching and closes the descriptor. The caller holds a reference:
+// the Poller may have held the last other one.
+void WsConnection::close_fd() {
+  if (registered_) {
+    registered_ = false;
+    loop_.poller.remove(fd_.get());
+  }
+  fd_.reset();
+  if (linger_) linger_->cancel();
+}
+
 void WsConnection::fail(const char* reason) {
   if (finished_) return;
+  auto self = shared_from_this();
   finished_ = true;
-  if (linger_) linger_->cancel();
+  close_fd();
+  queue_.clear();
+  queued_bytes_ = 0;
+  front_offset_ = 0;
   auto session = std::move(session_);
   session_ = nullptr;
-  boost::system::error_code ec;
-  socket_.close(ec);
-  if (!writing_) {
-    queue_.clear();
-    queued_bytes_ = 0;
-  }
   if (session) session->on_ws_closed(this, reason);
 }
 

@@ -1,18 +1,22 @@
 // A server-side WebSocket connection carrying one Engine.IO session.
-// One reader (readiness wait + non-blocking reads into the loop's shared
-// buffer) and one writer (queued frames gathered into one write).
+// The loop's Poller reports readiness (edge-triggered); reads go into the
+// loop's shared buffer, and queued frames are gathered into one writev.
 #pragma once
 
 #include "common/fifo.hpp"
+#include "common/unique_fd.hpp"
 #include "engineio/session.hpp"
 #include "server/frame.hpp"
+#include "server/poller.hpp"
 #include "ws/frame.hpp"
+
+#include <sys/uio.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,8 +26,10 @@ namespace rollcall {
 struct Loop;
 
 class WsConnection final : public engineio::WsLink,
+                           public Poller::Handler,
                            public std::enable_shared_from_this<WsConnection> {
  public:
+  // Takes the descriptor out of `socket`; the loop's Poller watches it from start().
   WsConnection(Loop& loop, boost::asio::ip::tcp::socket socket, std::size_t max_message);
   ~WsConnection() override;
 
@@ -40,32 +46,37 @@ class WsConnection final : public engineio::WsLink,
   void on_pong(std::string_view payload);
   void on_close(std::uint16_t code, std::string_view reason);
 
+  // Poller::Handler.
+  void on_poll(std::uint32_t events) override;
+  void on_flush() override;
+
  private:
   void feed(std::string_view bytes);
-  void arm_read();
   void on_readable();
   void schedule_write();
   void do_write();
-  void gather();
+  static constexpr std::size_t kMaxIov = 64;  // frames per write
+  std::size_t gather(std::array<iovec, kMaxIov>& iov) const;
   void consume(std::size_t n);
   void fail(const char* reason);
   void protocol_close(ws::CloseCode code, const char* reason);
   void finish();
+  void close_fd();
 
   Loop& loop_;
-  boost::asio::ip::tcp::socket socket_;
+  UniqueFd fd_;
   ws::Parser parser_;
   std::shared_ptr<engineio::Session> session_;
   Fifo<Frame> queue_;
   std::size_t queued_bytes_ = 0;
-  std::vector<boost::asio::const_buffer> gather_;
-  std::size_t in_flight_ = 0;     // frames handed to the current write
   std::size_t front_offset_ = 0;  // bytes of the first frame already written
-  std::optional<boost::asio::steady_timer> linger_;
-  bool reading_ = false;
-  bool writing_ = false;
-  bool closing_ = false;   // close frame queued: no more frames accepted
-  bool finished_ = false;  // socket closed
+  std::unique_ptr<boost::asio::steady_timer> linger_;
+  bool registered_ = false;    // watched by the loop's Poller
+  bool want_write_ = false;    // the kernel's buffer was full: writing resumes on EPOLLOUT
+  bool flush_pending_ = false; // frames deferred until the current batch ends
+  bool failing_ = false;       // a write failed: the teardown is posted
+  bool closing_ = false;       // close frame queued: no more frames accepted
+  bool finished_ = false;      // descriptor closed
 };
 
 }  // namespace rollcall
