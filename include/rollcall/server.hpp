@@ -97,6 +97,8 @@ struct ConnectError {
 class FieldList {
  public:
   void add(std::string_view name, std::string_view value);
+  // Room for fields of `bytes` name and value characters in all, `count` fields.
+  void reserve(std::size_t bytes, std::size_t count) { data_.reserve(bytes + 2 * count); }
   // The value of the first field called `name`.
   std::optional<std::string_view> get(std::string_view name) const;
   bool contains(std::string_view name) const { return get(name).has_value(); }

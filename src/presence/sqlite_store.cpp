@@ -14,6 +14,8 @@
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 namespace rollcall {
 
@@ -25,8 +27,16 @@ struct DbClose {
 struct StmtFinalize {
   void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
 };
+// A cached statement on loan: reset (and its bindings cleared) when returned.
+struct StmtReset {
+  void operator()(sqlite3_stmt* s) const noexcept {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+};
 using Db = std::unique_ptr<sqlite3, DbClose>;
 using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+using StmtLoan = std::unique_ptr<sqlite3_stmt, StmtReset>;
 
 constexpr std::size_t kDeadLetterKeep = 10000;
 
@@ -114,7 +124,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
 
   bool record(const PresenceEvent& e, const StoredUser& row, bool enqueue) override {
     try {
-      exec("BEGIN IMMEDIATE");
+      run("BEGIN IMMEDIATE");
       {
         auto s = prepare("UPDATE meta SET value = max(value, ?) WHERE key='seq'");
         bind(s.get(), 1, static_cast<std::int64_t>(e.seq));
@@ -146,7 +156,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
         bind(s.get(), 7, unix_ms());
         step_done(s.get());
       }
-      exec("COMMIT");
+      run("COMMIT");
       return true;
     } catch (const std::exception& ex) {
       spdlog::error("store {}: cannot record {} of {} (seq {}): {}", path_, e.type, e.user, e.seq,
@@ -178,7 +188,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
 
   void dead_letter(const std::vector<std::int64_t>& rowids, const std::string& reason) override {
     try {
-      exec("BEGIN IMMEDIATE");
+      run("BEGIN IMMEDIATE");
       for (auto id : rowids) {
         auto s = prepare("INSERT INTO dead_letter(id, type, user, seq, at_ms, connections, "
                          "created_ms, attempts, dead_ms, reason) SELECT id, type, user, seq, "
@@ -196,7 +206,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
                        "dead_letter) - ?");
       bind(s.get(), 1, static_cast<std::int64_t>(kDeadLetterKeep));
       step_done(s.get());
-      exec("COMMIT");
+      run("COMMIT");
     } catch (const std::exception& ex) {
       spdlog::error("store {}: cannot dead-letter events: {}", path_, ex.what());
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -251,10 +261,26 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     }
   }
 
-  Stmt prepare(const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), sql, -1, &s, nullptr) != SQLITE_OK) fail(sql);
-    return Stmt(s);
+  // Statements are compiled once and kept: a presence transition runs the
+  // same few statements every time.
+  StmtLoan prepare(const char* sql) {
+    auto& slot = statements_[sql];
+    if (!slot) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
+          SQLITE_OK) {
+        statements_.erase(sql);
+        fail(sql);
+      }
+      slot.reset(s);
+    }
+    return StmtLoan(slot.get());
+  }
+
+  // One statement without results (BEGIN, COMMIT), compiled once.
+  void run(const char* sql) {
+    auto s = prepare(sql);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) fail(sql);
   }
 
   void bind(sqlite3_stmt* s, int i, std::int64_t v) {
@@ -271,14 +297,14 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
 
   void for_rows(const std::vector<std::int64_t>& rowids, const char* sql) {
     try {
-      exec("BEGIN IMMEDIATE");
+      run("BEGIN IMMEDIATE");
       auto s = prepare(sql);
       for (auto id : rowids) {
         sqlite3_reset(s.get());
         bind(s.get(), 1, id);
         step_done(s.get());
       }
-      exec("COMMIT");
+      run("COMMIT");
     } catch (const std::exception& ex) {
       spdlog::error("store {}: {}", path_, ex.what());
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -287,6 +313,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
 
   std::string path_;
   Db db_;
+  std::unordered_map<std::string, Stmt> statements_;  // after db_: finalized first
 };
 
 }  // namespace

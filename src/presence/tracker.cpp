@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -112,7 +113,13 @@ void PresenceTracker::on_connected(User user, ConnectionInfo info) {
     std::lock_guard lock(mutex_);
     auto& s = users_[id];
     s.identity = std::move(user);
-    s.connections[info.socket_id] = std::move(info);
+    auto c = std::find_if(s.connections.begin(), s.connections.end(),
+                          [&](const ConnectionInfo& x) { return x.socket_id == info.socket_id; });
+    if (c != s.connections.end()) {
+      *c = std::move(info);
+    } else {
+      s.connections.push_back(std::move(info));
+    }
     if (s.grace) s.grace.reset();  // back within the grace period: no events
     if (!s.online) {
       s.online = true;
@@ -128,7 +135,8 @@ void PresenceTracker::on_disconnected(const std::string& user, const std::string
   auto it = users_.find(user);
   if (it == users_.end()) return;
   auto& s = it->second;
-  s.connections.erase(socket_id);
+  std::erase_if(s.connections, [&](const ConnectionInfo& c) { return c.socket_id == socket_id; });
+  if (s.connections.empty()) s.connections.shrink_to_fit();
   if (s.connections.empty() && s.online && !s.grace) start_grace(user, s);
 }
 
@@ -222,9 +230,7 @@ UserPresence PresenceTracker::snapshot(const UserState& s) const {
   p.online = s.online;
   p.seq = s.seq;
   p.since_ms = s.since_ms;
-  for (const auto& [id, c] : s.connections) p.connections.push_back(c);
-  std::sort(p.connections.begin(), p.connections.end(),
-            [](const ConnectionInfo& a, const ConnectionInfo& b) { return a.since_ms < b.since_ms; });
+  p.connections = s.connections;  // already in connection order
   return p;
 }
 

@@ -67,7 +67,7 @@ class PresenceTracker final : public Presence {
  private:
   struct UserState {
     User identity;
-    std::unordered_map<std::string, ConnectionInfo> connections;  // by socket id
+    std::vector<ConnectionInfo> connections;  // in connection order (a user has few)
     bool online = false;
     std::uint64_t seq = 0;
     std::int64_t since_ms = 0;

@@ -137,7 +137,9 @@ TEST(PresenceTracker, ConcurrentConnectsAndDisconnectsAlternateStrictly) {
     ASSERT_FALSE(evs.empty());
     for (std::size_t i = 0; i < evs.size(); ++i) {
       EXPECT_EQ(evs[i].type, i % 2 == 0 ? "user.online" : "user.offline") << user;
-      if (i > 0) EXPECT_GT(evs[i].seq, evs[i - 1].seq) << user;
+      if (i > 0) {
+        EXPECT_GT(evs[i].seq, evs[i - 1].seq) << user;
+      }
     }
     EXPECT_EQ(evs.back().type, "user.offline") << user;
   }

@@ -179,6 +179,12 @@ std::string allowed_origin(const engineio::Engine& engine, const Request& req) {
 std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query& q,
                                                 const tcp::socket& socket) {
   auto hs = std::make_shared<Handshake>();
+  std::size_t bytes = 0, count = 0;
+  for (const auto& f : req) bytes += f.name_string().size() + f.value().size(), ++count;
+  hs->headers.reserve(bytes, count);  // exact: kept as long as the session
+  bytes = count = 0;
+  for (const auto& [k, v] : q.all) bytes += k.size() + v.size(), ++count;
+  hs->query.reserve(bytes, count);
   for (const auto& f : req) {
     std::string name(f.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -202,7 +208,15 @@ bool is_websocket_upgrade(const Request& req) {
 }
 
 // Completes the WebSocket handshake and returns the raw socket, or nullopt.
-asio::awaitable<std::optional<tcp::socket>> accept_websocket(Exchange& x) {
+// A WebSocket upgrade that passed the checks: the socket, and the 101
+// response, which goes out as the first bytes of the connection's first
+// write (together with the open packet: one write instead of two).
+struct Upgrade {
+  tcp::socket socket;
+  Frame response;
+};
+
+asio::awaitable<std::optional<Upgrade>> accept_websocket(Exchange& x) {
   auto key = x.req.find(http::field::sec_websocket_key);
   auto version = x.req.find(http::field::sec_websocket_version);
   if (key == x.req.end() || version == x.req.end() || version->value() != "13") {
@@ -210,16 +224,12 @@ asio::awaitable<std::optional<tcp::socket>> accept_websocket(Exchange& x) {
     co_await http::async_write(x.stream, res, tuple_awaitable);
     co_return std::nullopt;
   }
-  std::string head =
+  auto head = std::make_shared<std::string>(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
-      ws::accept_key(key->value()) + "\r\n\r\n";
-  x.stream.expires_after(kIdleTimeout);
-  auto [ec, n] = co_await asio::async_write(x.stream, asio::buffer(head), tuple_awaitable);
-  (void)n;
-  if (ec) co_return std::nullopt;
+      ws::accept_key(key->value()) + "\r\n\r\n");
   x.stream.expires_never();
-  co_return x.stream.release_socket();
+  co_return Upgrade{x.stream.release_socket(), Frame{std::move(head), 0, 0, false}};
 }
 
 std::string_view leftover(beast::flat_buffer& buffer) {
@@ -278,12 +288,13 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
       session->start();
       co_return co_await send(x.response(http::status::ok, "text/plain; charset=UTF-8", open));
     }
-    auto socket = co_await accept_websocket(x);
-    if (!socket) co_return false;
+    auto upgrade = co_await accept_websocket(x);
+    if (!upgrade) co_return false;
     moved = true;
     auto session = std::make_shared<engineio::Session>(x.loop, x.engine, std::move(sid), true,
                                                        std::move(handshake));
-    auto conn = std::make_shared<WsConnection>(x.loop, std::move(*socket), opts.max_payload);
+    auto conn = std::make_shared<WsConnection>(x.loop, std::move(upgrade->socket), opts.max_payload);
+    conn->send(upgrade->response);
     session->attach_websocket(conn);
     conn->send(make_text_frame('0', std::string_view(session->open_packet()).substr(1)));
     session->start();
@@ -300,10 +311,11 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
     if (session->websocket() || session->upgrading() || session->closed()) {
       co_return co_await send(x.error(HttpError::bad_request));
     }
-    auto socket = co_await accept_websocket(x);
-    if (!socket) co_return false;
+    auto upgrade = co_await accept_websocket(x);
+    if (!upgrade) co_return false;
     moved = true;
-    auto conn = std::make_shared<WsConnection>(x.loop, std::move(*socket), opts.max_payload);
+    auto conn = std::make_shared<WsConnection>(x.loop, std::move(upgrade->socket), opts.max_payload);
+    conn->send(upgrade->response);
     if (!session->begin_upgrade(conn)) {
       conn->start(nullptr, {});
       conn->close();

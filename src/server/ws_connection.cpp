@@ -66,6 +66,8 @@ void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string
     return;
   }
   registered_ = true;
+  // What was queued before (the 101 response, the open packet) goes out in one write.
+  schedule_write();
 }
 
 void WsConnection::on_poll(std::uint32_t events) {
@@ -182,8 +184,8 @@ void WsConnection::close() {
 // frames queued meanwhile (say, several broadcasts) share one write. When
 // the kernel's buffer is full, writing resumes on the next EPOLLOUT edge.
 void WsConnection::schedule_write() {
-  if (finished_ || want_write_ || failing_) return;
-  if (registered_ && loop_.poller.corked()) {
+  if (finished_ || want_write_ || failing_ || !registered_) return;  // start() writes
+  if (loop_.poller.corked()) {
     if (!flush_pending_) {
       flush_pending_ = true;
       loop_.poller.defer_flush(shared_from_this());

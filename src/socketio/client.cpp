@@ -165,7 +165,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
           return;
         }
         // Middlewares still run; the missed packets go out once they pass.
-        connecting_.insert(nsp);
+        connecting_.push_back(nsp);
         auto chain = std::make_shared<MiddlewareChain>();
         chain->alive = alive_;
         chain->client = this;
@@ -173,7 +173,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
         chain->socket = socket;
         chain->on_done = [this, nsp, socket, missed = std::move(restored->missed)](
                              std::optional<ConnectError> err) mutable {
-          connecting_.erase(nsp);
+          std::erase(connecting_, nsp);
           if (err) {
             send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,
                          connect_error_payload(*err), {}));
@@ -191,14 +191,14 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
   std::string pid = server_.recovery ? engineio::make_id(0) : std::string();
   auto socket = std::make_shared<SocketImpl>(*nsp, *this, std::move(id), std::move(pid),
                                              session_.handshake(), std::move(auth));
-  connecting_.insert(nsp);
+  connecting_.push_back(nsp);
   auto chain = std::make_shared<MiddlewareChain>();
   chain->alive = alive_;
   chain->client = this;
   chain->nsp = nsp;
   chain->socket = socket;
   chain->on_done = [this, nsp, socket](std::optional<ConnectError> err) mutable {
-    connecting_.erase(nsp);
+    std::erase(connecting_, nsp);
     if (err) {
       send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,
                    connect_error_payload(*err), {}));

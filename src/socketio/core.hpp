@@ -157,7 +157,7 @@ class Client final : public engineio::SessionHandler {
   engineio::Session& session_;
   std::shared_ptr<bool> alive_;  // lets async middleware chains detect teardown
   std::vector<std::pair<NamespaceImpl*, std::shared_ptr<SocketImpl>>> sockets_;
-  std::unordered_set<NamespaceImpl*> connecting_;
+  std::vector<NamespaceImpl*> connecting_;  // CONNECTs waiting for middlewares (few)
   std::optional<socketio::Packet> partial_;  // binary packet awaiting attachments
   std::vector<Bytes> partial_bins_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
