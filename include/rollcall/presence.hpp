@@ -65,6 +65,10 @@ struct WebhookOptions {
   std::chrono::milliseconds backoff_max{60000};
   std::chrono::seconds max_age{86400};  // then dead-lettered
   std::string ca_file;                  // extra CA for https targets
+  // Benchmarks only (rollcalld --bench without a webhook URL): events go
+  // through the outbox and each batch is built and signed as for a real
+  // receiver, then dropped as delivered, without a request.
+  bool discard = false;
 };
 
 // Where presence keeps what must survive a restart: the users believed

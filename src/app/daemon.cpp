@@ -392,7 +392,14 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     st.redis_config = redis::RedisConfig::from_url(a.session_redis_url, error);
     if (!st.redis_config) throw ConfigError("auth.session_redis_url: " + error);
   }
-  server_ = std::make_unique<Server>(server_options(config));
+  auto options = server_options(config);
+  if (mode == Mode::bench && options.presence.enabled && options.presence.webhooks.url.empty()) {
+    // Benchmarks measure with the webhook outbox on: events are stored,
+    // batched and signed, then dropped instead of sent.
+    options.presence.webhooks.discard = true;
+    options.presence.webhooks.secret = "bench";
+  }
+  server_ = std::make_unique<Server>(std::move(options));
   st.server = server_.get();
   if (mode == Mode::bench) {
     spdlog::warn("benchmark mode: tokens are NOT verified (loopback only)");

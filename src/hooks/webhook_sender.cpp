@@ -77,7 +77,7 @@ std::shared_ptr<WebhookSender> WebhookSender::create(asio::any_io_executor ex, W
     error = std::move(what);
     return nullptr;
   };
-  if (!cfg.url.empty()) {
+  if (!cfg.url.empty() || cfg.discard) {
     if (cfg.secret.empty()) return bad("secret is required when url is set");
     if (cfg.batch_max == 0) return bad("batch_max must be at least 1");
     if (cfg.connect_timeout.count() <= 0 || cfg.request_timeout.count() <= 0) {
@@ -89,6 +89,10 @@ std::shared_ptr<WebhookSender> WebhookSender::create(asio::any_io_executor ex, W
     if (cfg.max_age.count() <= 0) return bad("max_age_s must be positive");
   }
   auto sender = std::make_shared<WebhookSender>(Private{}, std::move(ex), std::move(cfg), outbox);
+  if (sender->cfg_.discard) {
+    sender->enabled_ = true;
+    return sender;
+  }
   if (sender->cfg_.url.empty()) return sender;
 
   std::string url_error;
@@ -157,6 +161,13 @@ void WebhookSender::send_next() {
   headers.emplace_back("X-Rollcall-Signature", sign(cfg_.secret, timestamp, body));
 
   in_flight_ = true;
+  if (cfg_.discard) {  // body and signature were built as for a real request
+    asio::post(ex_, [self = shared_from_this(), rowids = std::move(rowids),
+                     created = std::move(created)]() mutable {
+      self->on_response(std::move(rowids), std::move(created), {}, 200, {});
+    });
+    return;
+  }
   http_post(ex_, tls_, url_, std::move(headers), std::move(body),
             Timeouts{cfg_.connect_timeout, cfg_.request_timeout}, cancel_.slot(),
             [self = shared_from_this(), rowids = std::move(rowids), created = std::move(created)](

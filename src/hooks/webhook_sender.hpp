@@ -31,6 +31,7 @@ struct WebhookConfig {
   std::chrono::milliseconds backoff_min{500}, backoff_max{60000};
   std::chrono::seconds max_age{86400};
   std::string ca_file;  // extra trusted CA certificates (PEM) for https
+  bool discard = false;  // benchmarks: sign each batch, then drop it as delivered (no request)
 };
 
 // "2026-11-30T02:04:18.123Z"

@@ -1,6 +1,7 @@
 #include "hooks/memory_outbox.hpp"
 #include "presence/store.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace rollcall {
@@ -15,19 +16,21 @@ class MemoryStore final : public PresenceStore {
     return out;
   }
   std::uint64_t last_seq() override { return seq_; }
-  bool record(const PresenceEvent& e, const StoredUser& row, bool enqueue) override {
-    seq_ = std::max(seq_, e.seq);
-    if (e.type == "user.online") online_[e.user] = row;
-    else online_.erase(e.user);
-    if (enqueue) {
-      hooks::OutboxEvent ev;
-      ev.id = e.id;
-      ev.type = e.type;
-      ev.user = e.user;
-      ev.seq = e.seq;
-      ev.at_ms = e.at_ms;
-      ev.connections = e.connections;
-      outbox_.enqueue(std::move(ev));
+  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+    for (const auto& [e, row] : batch) {
+      seq_ = std::max(seq_, e.seq);
+      if (e.type == "user.online") online_[e.user] = row;
+      else online_.erase(e.user);
+      if (enqueue) {
+        hooks::OutboxEvent ev;
+        ev.id = e.id;
+        ev.type = e.type;
+        ev.user = e.user;
+        ev.seq = e.seq;
+        ev.at_ms = e.at_ms;
+        ev.connections = e.connections;
+        outbox_.enqueue(std::move(ev));
+      }
     }
     return true;
   }

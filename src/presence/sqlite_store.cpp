@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -122,45 +123,51 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
   }
 
-  bool record(const PresenceEvent& e, const StoredUser& row, bool enqueue) override {
+  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+    if (batch.empty()) return true;
     try {
       run("BEGIN IMMEDIATE");
+      std::uint64_t top = 0;
+      for (const auto& [e, row] : batch) {
+        top = std::max(top, e.seq);
+        if (e.type == "user.online") {
+          auto s = prepare("INSERT OR REPLACE INTO presence(user, name, orgs, seq, since_ms) "
+                           "VALUES(?, ?, ?, ?, ?)");
+          bind(s.get(), 1, row.user);
+          bind(s.get(), 2, row.name);
+          bind(s.get(), 3, orgs_json(row.orgs));
+          bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
+          bind(s.get(), 5, row.since_ms);
+          step_done(s.get());
+        } else {
+          auto s = prepare("DELETE FROM presence WHERE user = ?");
+          bind(s.get(), 1, e.user);
+          step_done(s.get());
+        }
+        if (enqueue) {
+          auto s = prepare("INSERT INTO outbox(id, type, user, seq, at_ms, connections, created_ms) "
+                           "VALUES(?, ?, ?, ?, ?, ?, ?)");
+          bind(s.get(), 1, e.id);
+          bind(s.get(), 2, e.type);
+          bind(s.get(), 3, e.user);
+          bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
+          bind(s.get(), 5, e.at_ms);
+          bind(s.get(), 6, static_cast<std::int64_t>(e.connections));
+          bind(s.get(), 7, unix_ms());
+          step_done(s.get());
+        }
+      }
       {
         auto s = prepare("UPDATE meta SET value = max(value, ?) WHERE key='seq'");
-        bind(s.get(), 1, static_cast<std::int64_t>(e.seq));
-        step_done(s.get());
-      }
-      if (e.type == "user.online") {
-        auto s = prepare("INSERT OR REPLACE INTO presence(user, name, orgs, seq, since_ms) "
-                         "VALUES(?, ?, ?, ?, ?)");
-        bind(s.get(), 1, row.user);
-        bind(s.get(), 2, row.name);
-        bind(s.get(), 3, orgs_json(row.orgs));
-        bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
-        bind(s.get(), 5, row.since_ms);
-        step_done(s.get());
-      } else {
-        auto s = prepare("DELETE FROM presence WHERE user = ?");
-        bind(s.get(), 1, e.user);
-        step_done(s.get());
-      }
-      if (enqueue) {
-        auto s = prepare("INSERT INTO outbox(id, type, user, seq, at_ms, connections, created_ms) "
-                         "VALUES(?, ?, ?, ?, ?, ?, ?)");
-        bind(s.get(), 1, e.id);
-        bind(s.get(), 2, e.type);
-        bind(s.get(), 3, e.user);
-        bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
-        bind(s.get(), 5, e.at_ms);
-        bind(s.get(), 6, static_cast<std::int64_t>(e.connections));
-        bind(s.get(), 7, unix_ms());
+        bind(s.get(), 1, static_cast<std::int64_t>(top));
         step_done(s.get());
       }
       run("COMMIT");
       return true;
     } catch (const std::exception& ex) {
-      spdlog::error("store {}: cannot record {} of {} (seq {}): {}", path_, e.type, e.user, e.seq,
-                    ex.what());
+      spdlog::error("store {}: cannot record {} transitions (first: {} of {}, seq {}): {}", path_,
+                    batch.size(), batch.front().event.type, batch.front().event.user,
+                    batch.front().event.seq, ex.what());
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       return false;
     }

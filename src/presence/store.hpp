@@ -24,6 +24,11 @@ struct StoredUser {
   std::int64_t since_ms = 0;
 };
 
+struct Transition {
+  PresenceEvent event;
+  StoredUser row;
+};
+
 // All calls come from the presence thread.
 class PresenceStore {
  public:
@@ -31,10 +36,12 @@ class PresenceStore {
   virtual std::vector<StoredUser> load_online() = 0;
   // Highest sequence number handed out so far.
   virtual std::uint64_t last_seq() = 0;
-  // Stores one transition atomically: the user's row (inserted for
-  // user.online, removed for user.offline), the sequence counter and, when
-  // `enqueue`, the webhook event. Returns false (and logs why) on failure.
-  virtual bool record(const PresenceEvent& e, const StoredUser& row, bool enqueue) = 0;
+  // Stores transitions atomically, all or none (one transaction: the
+  // tracker commits the transitions of a few milliseconds together): for
+  // each, the user's row (inserted for user.online, removed for
+  // user.offline), the sequence counter and, when `enqueue`, the webhook
+  // event. Returns false (and logs why) on failure.
+  virtual bool record(const std::vector<Transition>& batch, bool enqueue) = 0;
   // The webhook outbox kept by this store.
   virtual hooks::Outbox& outbox() = 0;
 };

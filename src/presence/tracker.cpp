@@ -49,7 +49,7 @@ void PresenceTracker::start() {
     spdlog::info("presence: {} users were online before the restart; grace period {} ms",
                  stored.size(), options_.grace.count());
   }
-  if (!options_.webhooks.url.empty()) {
+  if (!options_.webhooks.url.empty() || options_.webhooks.discard) {
     hooks::WebhookConfig cfg;
     const auto& w = options_.webhooks;
     cfg.url = w.url;
@@ -61,6 +61,7 @@ void PresenceTracker::start() {
     cfg.backoff_max = w.backoff_max;
     cfg.max_age = w.max_age;
     cfg.ca_file = w.ca_file;
+    cfg.discard = w.discard;
     std::string error;
     sender_ = hooks::WebhookSender::create(ioc_.get_executor(), cfg, store_->outbox(), error);
     if (!sender_) throw std::runtime_error("webhooks: " + error);
@@ -89,6 +90,7 @@ void PresenceTracker::stop() {
   if (!running_.exchange(false)) return;
   asio::post(ioc_, [this] {
     if (sender_) sender_->stop();
+    group_timer_.cancel();  // notices still queued die with the connections they describe
     std::lock_guard lock(mutex_);
     for (auto& [id, s] : users_) s.grace.reset();
   });
@@ -97,13 +99,50 @@ void PresenceTracker::stop() {
 }
 
 void PresenceTracker::connected(const User& user, ConnectionInfo info) {
-  asio::post(ioc_, [this, user, info = std::move(info)]() mutable {
-    on_connected(std::move(user), std::move(info));
-  });
+  enqueue(Notice{user, std::move(info), true});
 }
 
 void PresenceTracker::disconnected(const std::string& user, const std::string& socket_id) {
-  asio::post(ioc_, [this, user, socket_id] { on_disconnected(user, socket_id); });
+  Notice n;
+  n.user.id = user;
+  n.info.socket_id = socket_id;
+  n.connect = false;
+  enqueue(std::move(n));
+}
+
+void PresenceTracker::enqueue(Notice n) {
+  bool first;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    first = inbox_.empty();
+    inbox_.push_back(std::move(n));
+  }
+  // Only the first notice of a group wakes the presence thread.
+  if (first) {
+    asio::post(ioc_, [this] {
+      group_timer_.expires_after(kGroupWindow);
+      group_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) drain();
+      });
+    });
+  }
+}
+
+void PresenceTracker::drain() {
+  if (!running_) return;  // stopped: the connections are going away too
+  std::vector<Notice> notices;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    notices.swap(inbox_);
+  }
+  for (auto& n : notices) {
+    if (n.connect) {
+      on_connected(std::move(n.user), std::move(n.info));
+    } else {
+      on_disconnected(n.user.id, n.info.socket_id);
+    }
+  }
+  commit();
 }
 
 void PresenceTracker::on_connected(User user, ConnectionInfo info) {
@@ -166,38 +205,49 @@ void PresenceTracker::on_grace_expired(const std::string& user) {
     s.online = false;
   }
   transition(user, false);
+  commit();
 }
 
 void PresenceTracker::transition(const std::string& user, bool online) {
-  PresenceEvent e;
-  StoredUser row;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = users_.find(user);
-    if (it == users_.end()) return;
-    auto& s = it->second;
-    s.seq = ++seq_;
-    e.id = "evt_" + engineio::make_id(0);
-    e.type = online ? "user.online" : "user.offline";
-    e.user = user;
-    e.seq = s.seq;
-    e.at_ms = online ? s.since_ms : unix_ms();
-    e.connections = static_cast<std::uint32_t>(s.connections.size());
-    e.orgs = s.identity.orgs;
-    row = StoredUser{user, s.identity.name, s.identity.orgs, s.seq, s.since_ms};
-    if (!online) users_.erase(it);  // nothing kept for offline users
-  }
+  Transition t;
+  auto& e = t.event;
+  std::lock_guard lock(mutex_);
+  auto it = users_.find(user);
+  if (it == users_.end()) return;
+  auto& s = it->second;
+  s.seq = ++seq_;
+  e.id = "evt_" + engineio::make_id(0);
+  e.type = online ? "user.online" : "user.offline";
+  e.user = user;
+  e.seq = s.seq;
+  e.at_ms = online ? s.since_ms : unix_ms();
+  e.connections = static_cast<std::uint32_t>(s.connections.size());
+  e.orgs = s.identity.orgs;
+  t.row = StoredUser{user, s.identity.name, s.identity.orgs, s.seq, s.since_ms};
+  if (!online) users_.erase(it);  // nothing kept for offline users
+  uncommitted_.push_back(std::move(t));
+}
+
+void PresenceTracker::commit() {
+  if (uncommitted_.empty()) return;
+  auto batch = std::move(uncommitted_);
+  uncommitted_.clear();
   // Stored before anyone hears of it.
-  if (!store_->record(e, row, sender_ != nullptr)) {
-    spdlog::error("presence: {} of {} (seq {}) was not stored", e.type, user, e.seq);
+  if (!store_->record(batch, sender_ != nullptr)) {
+    spdlog::error("presence: {} transitions (first: {} of {}, seq {}) were not stored",
+                  batch.size(), batch.front().event.type, batch.front().event.user,
+                  batch.front().event.seq);
   }
-  const char* status = online ? "online" : "offline";
-  for (const auto& org : e.orgs) broadcast_(org.id, user, status);
-  for (const auto& cb : online ? online_callbacks : offline_callbacks) {
-    try {
-      cb(e);
-    } catch (const std::exception& ex) {
-      spdlog::error("presence: {} callback threw: {}", e.type, ex.what());
+  for (const auto& [e, row] : batch) {
+    bool online = e.type == "user.online";
+    const char* status = online ? "online" : "offline";
+    for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
+    for (const auto& cb : online ? online_callbacks : offline_callbacks) {
+      try {
+        cb(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("presence: {} callback threw: {}", e.type, ex.what());
+      }
     }
   }
   if (sender_) sender_->notify();
@@ -206,7 +256,8 @@ void PresenceTracker::transition(const std::string& user, bool online) {
 bool PresenceTracker::run_on_thread(std::function<void()> fn, std::chrono::milliseconds timeout) {
   auto done = std::make_shared<std::promise<void>>();
   auto fut = done->get_future();
-  asio::post(ioc_, [fn = std::move(fn), done] {
+  asio::post(ioc_, [this, fn = std::move(fn), done] {
+    drain();  // the notices queued before this call are applied first
     fn();
     done->set_value();
   });

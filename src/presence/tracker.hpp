@@ -2,9 +2,14 @@
 // and turns them into exactly-once user.online / user.offline transitions.
 //
 // All state changes happen on one presence thread (its own io_context):
-// loops post connect/disconnect notices to it, so transitions of a user are
-// totally ordered and strictly alternate. Queries from other threads read
-// the same state under a mutex (never on the message hot path).
+// loops queue connect/disconnect notices for it, so transitions of a user
+// are totally ordered and strictly alternate. Queries from other threads
+// read the same state under a mutex (never on the message hot path).
+//
+// Group commit: notices are taken in groups, at most kGroupWindow after the
+// first of a group arrived (one wake-up of the presence thread per group,
+// not per connection), and the transitions of a group are stored in one
+// transaction, then announced (org members, callbacks, webhook).
 #pragma once
 
 #include "presence/store.hpp"
@@ -17,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,11 +55,15 @@ class PresenceTracker final : public Presence {
   // lists those users, and the next start gives them their grace again.
   void stop();
 
+  // How long a notice may wait for others to share its commit.
+  static constexpr std::chrono::milliseconds kGroupWindow{10};
+
   // From any loop.
   void connected(const User& user, ConnectionInfo info);
   void disconnected(const std::string& user, const std::string& socket_id);
 
-  // Runs `fn` on the presence thread and waits for it (bounded).
+  // Applies the notices queued so far, then runs `fn` on the presence
+  // thread, and waits for it (bounded).
   bool run_on_thread(std::function<void()> fn, std::chrono::milliseconds timeout);
   std::vector<hooks::DeadLetter> dead_letters(std::size_t max);
 
@@ -74,11 +84,20 @@ class PresenceTracker final : public Presence {
     std::unique_ptr<boost::asio::steady_timer> grace;
   };
 
+  struct Notice {
+    User user;            // only the id for a disconnect
+    ConnectionInfo info;  // only the socket id for a disconnect
+    bool connect = true;
+  };
+  void enqueue(Notice n);
+  void drain();
+  // Stores the transitions made since the last commit, then announces them.
+  void commit();
   void on_connected(User user, ConnectionInfo info);
   void on_disconnected(const std::string& user, const std::string& socket_id);
   void start_grace(const std::string& user, UserState& state);
   void on_grace_expired(const std::string& user);
-  // Stores the transition, then tells org members, callbacks and the webhook.
+  // Decides a transition; commit() stores and announces it.
   void transition(const std::string& user, bool online);
   UserPresence snapshot(const UserState& s) const;
 
@@ -94,6 +113,10 @@ class PresenceTracker final : public Presence {
   mutable std::mutex mutex_;  // guards users_ (written on the presence thread only)
   std::unordered_map<std::string, UserState> users_;
   std::uint64_t seq_ = 0;
+  std::mutex inbox_mutex_;  // guards inbox_ (filled by the loops)
+  std::vector<Notice> inbox_;
+  boost::asio::steady_timer group_timer_{ioc_};
+  std::vector<Transition> uncommitted_;  // presence thread only
   std::atomic<bool> running_{false};
 };
 

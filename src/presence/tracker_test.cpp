@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -123,6 +124,7 @@ TEST(PresenceTracker, ConcurrentConnectsAndDisconnectsAlternateStrictly) {
     });
   }
   for (auto& th : threads) th.join();
+  drain(*t);  // notices wait up to kGroupWindow for their group: apply them now
   // Every user ends offline: wait until there is no one online.
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (t->online_count_impl() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -143,6 +145,38 @@ TEST(PresenceTracker, ConcurrentConnectsAndDisconnectsAlternateStrictly) {
     }
     EXPECT_EQ(evs.back().type, "user.offline") << user;
   }
+}
+
+// Counts the store's commits; everything else goes to a memory store.
+class CountingStore final : public PresenceStore {
+ public:
+  std::vector<StoredUser> load_online() override { return inner_->load_online(); }
+  std::uint64_t last_seq() override { return inner_->last_seq(); }
+  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+    ++commits;
+    transitions += batch.size();
+    return inner_->record(batch, enqueue);
+  }
+  hooks::Outbox& outbox() override { return inner_->outbox(); }
+  std::atomic<int> commits{0};
+  std::atomic<std::size_t> transitions{0};
+
+ private:
+  std::shared_ptr<PresenceStore> inner_ = make_memory_store();
+};
+
+TEST(PresenceTracker, ConnectsArrivingTogetherShareOneCommitAndAllAreAnnounced) {
+  Recorder rec;
+  auto store = std::make_shared<CountingStore>();
+  auto t = make_tracker(rec, 100ms, store);
+  constexpr int kUsers = 200;
+  for (int i = 0; i < kUsers; ++i) t->connected(User{"g" + std::to_string(i), "", {}}, conn("s" + std::to_string(i)));
+  ASSERT_TRUE(rec.wait_for_count(kUsers));
+  EXPECT_EQ(store->transitions.load(), static_cast<std::size_t>(kUsers));
+  // Queued within a few milliseconds: a handful of groups, not one commit each.
+  EXPECT_LT(store->commits.load(), kUsers / 4);
+  for (int i = 0; i < kUsers; ++i) EXPECT_TRUE(t->is_online_impl("g" + std::to_string(i)));
+  t->stop();
 }
 
 TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {

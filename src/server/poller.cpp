@@ -70,6 +70,7 @@ void Poller::run_batches() {
     int n = ::epoll_wait(epoll_.native_handle(), events.data(), kBatch, 0);
     if (n <= 0) return;  // nothing ready (or EINTR: the next wake-up retries)
     dispatching_ = true;
+    ++batch_;
     for (int i = 0; i < n; ++i) {
       auto slot = static_cast<std::size_t>(events[i].data.fd);
       // A descriptor removed earlier in this batch has an empty slot (or,
@@ -81,7 +82,7 @@ void Poller::run_batches() {
     while (!dirty_.empty()) {
       auto batch = std::move(dirty_);
       dirty_.clear();
-      for (auto& h : batch) h->on_flush();
+      for (Handler* h : batch) h->on_flush();
     }
     dispatching_ = false;
     retired_.clear();

@@ -12,10 +12,11 @@
 // already fetched never reach freed memory. Events name the descriptor, not
 // the handler: an event for a descriptor removed meanwhile is dropped.
 //
-// Corking: while a batch is dispatched, writes are deferred; each connection
-// that got frames is flushed once when the batch ends, so the broadcasts
-// triggered by several messages of one batch reach a recipient in a single
-// write.
+// Corking: while a batch is dispatched, a connection writes its first frame
+// at once and defers the frames that follow until the batch ends, then
+// flushes them in one write; so the broadcasts triggered by several messages
+// of one batch cost a recipient at most two writes, and a lone broadcast
+// still costs one.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -54,10 +55,15 @@ class Poller {
   void remove(int fd) noexcept;
   std::size_t size() const noexcept { return watched_; }
 
-  // True while a batch is being dispatched: writes should be deferred with
+  // True while a batch is being dispatched: writes may be deferred with
   // defer_flush() instead of being made at once.
   bool corked() const noexcept { return dispatching_; }
-  void defer_flush(std::shared_ptr<Handler> handler) { dirty_.push_back(std::move(handler)); }
+  // Changes with every batch: lets a handler tell whether it already wrote
+  // during the current one.
+  std::uint64_t batch() const noexcept { return batch_; }
+  // `handler` (registered, or removed during this batch: alive until it
+  // ends) gets on_flush() when the batch ends.
+  void defer_flush(Handler* handler) { dirty_.push_back(handler); }
 
  private:
   void arm();
@@ -66,8 +72,9 @@ class Poller {
   boost::asio::posix::stream_descriptor epoll_;  // the epoll set, watched by Asio
   std::vector<std::shared_ptr<Handler>> by_fd_;
   std::size_t watched_ = 0;
-  std::vector<std::shared_ptr<Handler>> dirty_;
+  std::vector<Handler*> dirty_;
   std::vector<std::shared_ptr<Handler>> retired_;
+  std::uint64_t batch_ = 0;
   bool dispatching_ = false;
 };
 

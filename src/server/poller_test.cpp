@@ -107,7 +107,7 @@ TEST(Poller, WritesDuringABatchAreCorkedAndFlushedOnceAtItsEnd) {
   // Both handlers ask for a flush of `hb` (as two broadcasts would).
   auto ask = [&] {
     corked_inside = poller.corked();
-    poller.defer_flush(hb);
+    poller.defer_flush(hb.get());
   };
   ha->on_read = ask;
   hb->on_read = ask;

@@ -4,6 +4,7 @@
 #include "engineio/session.hpp"
 #include "server/frame.hpp"
 #include "socketio/packet.hpp"
+#include "socketio/room_members.hpp"
 
 #include <rollcall/server.hpp>
 
@@ -17,7 +18,6 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace rollcall {
@@ -50,7 +50,7 @@ using Target = BroadcastOperator::Target;
 // Per-loop view of a namespace: only the owning loop touches it.
 struct NamespaceLocal {
   std::unordered_map<std::string, SocketImpl*> sockets;  // by socket id
-  std::unordered_map<std::string, std::unordered_set<SocketImpl*>> rooms;
+  std::unordered_map<std::string, RoomMembers> rooms;
 
   // Calls fn for each socket matching the target exactly once. A socket id
   // is a room of its own (not stored in `rooms`).
