@@ -85,7 +85,17 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
                                (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
     }
     sqlite3_busy_timeout(db_.get(), 2000);
-    exec("PRAGMA journal_mode=WAL");
+    // One process owns the store (two rollcalld on one data directory would
+    // both claim the same users): hold the lock for the whole run, which
+    // also spares the advisory-lock system calls of every transaction.
+    exec("PRAGMA locking_mode=EXCLUSIVE");
+    if (sqlite3_exec(db_.get(), "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      if (sqlite3_errcode(db_.get()) == SQLITE_BUSY) {
+        throw std::runtime_error("store " + path + ": in use by another process (another rollcalld on "
+                                 "the same data directory?)");
+      }
+      fail("PRAGMA journal_mode=WAL");
+    }
     exec("PRAGMA synchronous=NORMAL");
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
     exec("CREATE TABLE IF NOT EXISTS presence(user TEXT PRIMARY KEY, name TEXT NOT NULL, "

@@ -7,6 +7,9 @@
 #include "server/ws_connection.hpp"
 #include "ws/frame.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -541,6 +544,12 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
   acc.set_option(asio::socket_base::reuse_address(true));
   acc.bind(ep, ec);
   if (ec) throw std::system_error(ec, "cannot listen on " + host + ":" + std::to_string(port));
+  // Wake the acceptor only once the client's first bytes (its HTTP request)
+  // are there: accepting and reading the request then share one wake-up.
+  // Every Engine.IO client speaks first; a connection that sends nothing is
+  // still accepted after a few seconds (and then times out as before).
+  acc.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_DEFER_ACCEPT>(3), ec);
+  if (ec) spdlog::debug("TCP_DEFER_ACCEPT: {}", ec.message());
   acc.listen(asio::socket_base::max_listen_connections);
   state_->port = acc.local_endpoint().port();
   asio::co_spawn(acc.get_executor(), state_->accept_loop(), asio::detached);

@@ -39,8 +39,9 @@ WsConnection::WsConnection(Loop& loop, tcp::socket socket, std::size_t max_messa
     finished_ = true;
     return;
   }
+  // Asio usually left it non-blocking already.
   int flags = ::fcntl(fd_.get(), F_GETFL);
-  if (flags < 0 || ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+  if (flags < 0 || (!(flags & O_NONBLOCK) && ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0)) {
     spdlog::warn("websocket: cannot make the socket non-blocking: {}", std::strerror(errno));
     fd_.reset();
     finished_ = true;

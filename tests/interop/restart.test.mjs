@@ -16,6 +16,7 @@ import {
   connectUser,
   presenceConfig,
   restartRollcalld,
+  runRollcalld,
   startRollcalld,
   tokenFor,
   WEBHOOK_SECRET,
@@ -173,5 +174,15 @@ describe("rollcalld restart (SIGKILL) with the same store", () => {
       checkAlternating(mine, { user: u });
     }
     assert.equal(new Set(events.map((e) => e.id)).size, 6);
+  });
+
+  it("a second rollcalld on the same data directory refuses to start and says why", async () => {
+    const rc = await setup(null);
+    stopLater(rc);
+    const second = await runRollcalld(["--config", rc.configFile, "--listen", "127.0.0.1:0"]);
+    assert.notEqual(second.code, 0, `second rollcalld exited with ${second.code}`);
+    assert.match(second.stderr, /in use by another process/);
+    // The first one is unaffected.
+    await connectUser(rc.url, tokenFor("lock-check"));
   });
 });
