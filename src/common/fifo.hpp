@@ -46,7 +46,10 @@ class Fifo {
 
  private:
   static constexpr std::size_t kCompactAt = 64;
-  static constexpr std::size_t kKeepCapacity = 16;
+  // A drained queue gives its block back: most connections are idle most
+  // of the time, and a write that completes at once costs one small
+  // allocation, far below the system call it comes with.
+  static constexpr std::size_t kKeepCapacity = 0;
   std::vector<T> items_;
   std::size_t head_ = 0;
 };

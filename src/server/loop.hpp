@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,9 +30,10 @@ struct Loop {
   boost::asio::io_context ioc{1};
   // Heartbeats of every session of this loop, on one timer.
   engineio::HeartbeatWheel heartbeat{ioc};
-  // Engine.IO sessions owned by this loop, by sid. Other loops never touch it:
-  // a request for a sid is moved to the loop named by the sid's tag.
-  std::unordered_map<std::string, std::shared_ptr<engineio::Session>> sessions;
+  // Engine.IO sessions owned by this loop, by sid (the key views the
+  // session's own sid). Other loops never touch it: a request for a sid is
+  // moved to the loop named by the sid's tag.
+  std::unordered_map<std::string_view, std::shared_ptr<engineio::Session>> sessions;
   // Read buffer shared by every WebSocket connection of the loop: a read is
   // parsed in place, only an incomplete frame tail is kept per connection.
   std::vector<char> read_buffer;

@@ -173,7 +173,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
         chain->socket = socket;
         chain->on_done = [this, nsp, socket, missed = std::move(restored->missed)](
                              std::optional<ConnectError> err) mutable {
-          std::erase(connecting_, nsp);
+          done_connecting(nsp);
           if (err) {
             send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,
                          connect_error_payload(*err), {}));
@@ -198,7 +198,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
   chain->nsp = nsp;
   chain->socket = socket;
   chain->on_done = [this, nsp, socket](std::optional<ConnectError> err) mutable {
-    std::erase(connecting_, nsp);
+    done_connecting(nsp);
     if (err) {
       send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,
                    connect_error_payload(*err), {}));

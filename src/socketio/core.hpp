@@ -12,11 +12,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -49,7 +51,7 @@ using Target = BroadcastOperator::Target;
 
 // Per-loop view of a namespace: only the owning loop touches it.
 struct NamespaceLocal {
-  std::unordered_map<std::string, SocketImpl*> sockets;  // by socket id
+  std::unordered_map<std::string_view, SocketImpl*> sockets;  // by socket id (views SocketImpl::id_)
   std::unordered_map<std::string, RoomMembers> rooms;
 
   // Calls fn for each socket matching the target exactly once. A socket id
@@ -116,7 +118,16 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
     AckCallback cb;
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
-  std::unordered_map<std::uint64_t, PendingAck> acks_;
+  // Acks the server waits for from this client: few at a time, and a flat
+  // vector costs nothing while there are none (a hash map keeps ~56 bytes).
+  std::vector<std::pair<std::uint64_t, PendingAck>> acks_;
+  auto find_ack(std::uint64_t id) {
+    return std::find_if(acks_.begin(), acks_.end(), [id](const auto& a) { return a.first == id; });
+  }
+  void drop_ack(decltype(acks_)::iterator it) {
+    acks_.erase(it);
+    if (acks_.empty()) acks_.shrink_to_fit();
+  }
   std::uint64_t next_ack_ = 0;
   std::uint64_t mark_ = 0;  // broadcast de-duplication epoch
   std::optional<User> user_;
@@ -158,6 +169,10 @@ class Client final : public engineio::SessionHandler {
   std::shared_ptr<bool> alive_;  // lets async middleware chains detect teardown
   std::vector<std::pair<NamespaceImpl*, std::shared_ptr<SocketImpl>>> sockets_;
   std::vector<NamespaceImpl*> connecting_;  // CONNECTs waiting for middlewares (few)
+  void done_connecting(NamespaceImpl* nsp) {
+    std::erase(connecting_, nsp);
+    if (connecting_.empty()) connecting_.shrink_to_fit();  // kept for the connection's life otherwise
+  }
   std::optional<socketio::Packet> partial_;  // binary packet awaiting attachments
   std::vector<Bytes> partial_bins_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;

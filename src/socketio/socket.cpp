@@ -71,10 +71,10 @@ void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachment
     }
     case PacketType::ack:
     case PacketType::binary_ack: {
-      auto it = acks_.find(*p.id);
+      auto it = find_ack(*p.id);
       if (it == acks_.end()) break;  // late or unknown ack: ignore, like Node
       auto cb = std::move(it->second.cb);
-      acks_.erase(it);
+      drop_ack(it);
       cb({}, Args(std::move(p.data.as_array()), std::move(attachments)));
       break;
     }
@@ -223,13 +223,13 @@ void Socket::emit_with_ack(std::string_view event, Args args, Millis timeout, Ac
     if (ec) return;
     auto self = weak.lock();
     if (!self) return;
-    auto it = self->acks_.find(id);
+    auto it = self->find_ack(id);
     if (it == self->acks_.end()) return;
     auto callback = std::move(it->second.cb);
-    self->acks_.erase(it);
+    self->drop_ack(it);
     callback(std::make_error_code(std::errc::timed_out), {});
   });
-  s.acks_.emplace(id, SocketImpl::PendingAck{std::move(cb), std::move(timer)});
+  s.acks_.emplace_back(id, SocketImpl::PendingAck{std::move(cb), std::move(timer)});
   s.send_packet(*packet);
 }
 
