@@ -1,5 +1,7 @@
 #include "server/poller.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <sys/epoll.h>
 
 #include <array>
@@ -46,7 +48,7 @@ void Poller::remove(int fd) noexcept {
   epoll_event ev{};
   ::epoll_ctl(epoll_.native_handle(), EPOLL_CTL_DEL, fd, &ev);
   --watched_;
-  if (dispatching_) {
+  if (corked()) {
     retired_.push_back(std::move(by_fd_[slot]));
   } else {
     // Released after the slot is cleared: the handler's destructor may
@@ -69,25 +71,42 @@ void Poller::run_batches() {
   for (int round = 0; round < kMaxRounds; ++round) {
     int n = ::epoll_wait(epoll_.native_handle(), events.data(), kBatch, 0);
     if (n <= 0) return;  // nothing ready (or EINTR: the next wake-up retries)
-    dispatching_ = true;
-    ++batch_;
+    begin_cork();
     for (int i = 0; i < n; ++i) {
       auto slot = static_cast<std::size_t>(events[i].data.fd);
       // A descriptor removed earlier in this batch has an empty slot (or,
       // if its number was reused, a new handler that finds nothing to do).
       if (slot < by_fd_.size() && by_fd_[slot]) by_fd_[slot]->on_poll(events[i].events);
     }
-    // Flushing may remove more handlers (a failed write); they stay alive
-    // until the end of this round.
-    while (!dirty_.empty()) {
-      auto batch = std::move(dirty_);
-      dirty_.clear();
-      for (Handler* h : batch) h->on_flush();
-    }
-    dispatching_ = false;
-    retired_.clear();
+    end_cork();
     if (n < kBatch) return;
   }
+}
+
+void Poller::end_cork() {
+  if (cork_depth_ > 1) {
+    --cork_depth_;
+    return;
+  }
+  // Flushing may remove more handlers (a failed write): still corked, they
+  // stay alive until the flush is over.
+  while (!dirty_.empty()) {
+    auto batch = std::move(dirty_);
+    dirty_.clear();
+    for (Handler* h : batch) h->on_flush();
+  }
+  cork_depth_ = 0;
+  retired_.clear();
+}
+
+void Poller::cork_posted() {
+  if (corked()) return;  // a batch or a posted cork is on: its end flushes
+  posted_cork_ = true;
+  begin_cork();
+  boost::asio::post(epoll_.get_executor(), [this] {
+    posted_cork_ = false;
+    end_cork();
+  });
 }
 
 }  // namespace rollcall

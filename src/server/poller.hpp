@@ -12,11 +12,11 @@
 // already fetched never reach freed memory. Events name the descriptor, not
 // the handler: an event for a descriptor removed meanwhile is dropped.
 //
-// Corking: while a batch is dispatched, a connection writes its first frame
-// at once and defers the frames that follow until the batch ends, then
-// flushes them in one write; so the broadcasts triggered by several messages
-// of one batch cost a recipient at most two writes, and a lone broadcast
-// still costs one.
+// Corking: while a batch is dispatched, connections defer their writes and
+// are flushed once when the batch ends, so the broadcasts triggered by
+// several messages of one batch reach a recipient in a single write (a lone
+// broadcast still costs one). cork_posted() does the same for broadcasts
+// that other loops post to this one.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -51,16 +51,18 @@ class Poller {
   // Watches `fd` (non-blocking, owned by `handler`) until remove(fd).
   boost::system::error_code add(int fd, std::shared_ptr<Handler> handler);
   // Stops watching `fd`; call before closing it. The handler is released
-  // now, or at the end of the batch being dispatched.
+  // now, or when the current batch (cork) ends.
   void remove(int fd) noexcept;
   std::size_t size() const noexcept { return watched_; }
 
-  // True while a batch is being dispatched: writes may be deferred with
-  // defer_flush() instead of being made at once.
-  bool corked() const noexcept { return dispatching_; }
-  // Changes with every batch: lets a handler tell whether it already wrote
-  // during the current one.
-  std::uint64_t batch() const noexcept { return batch_; }
+  // True while a batch is being dispatched (or a posted cork is on):
+  // writes may be deferred with defer_flush() instead of being made at once.
+  bool corked() const noexcept { return cork_depth_ > 0; }
+  // Corks the loop until the handlers already queued on it have run: for
+  // work that arrives as posted handlers rather than through the epoll set
+  // (a broadcast from another loop), so that several of them queued
+  // together also share one write per recipient.
+  void cork_posted();
   // `handler` (registered, or removed during this batch: alive until it
   // ends) gets on_flush() when the batch ends.
   void defer_flush(Handler* handler) { dirty_.push_back(handler); }
@@ -68,14 +70,17 @@ class Poller {
  private:
   void arm();
   void run_batches();
+  void begin_cork() noexcept { ++cork_depth_; }
+  // Ends a cork; the outermost one flushes and releases retired handlers.
+  void end_cork();
 
   boost::asio::posix::stream_descriptor epoll_;  // the epoll set, watched by Asio
   std::vector<std::shared_ptr<Handler>> by_fd_;
   std::size_t watched_ = 0;
   std::vector<Handler*> dirty_;
   std::vector<std::shared_ptr<Handler>> retired_;
-  std::uint64_t batch_ = 0;
-  bool dispatching_ = false;
+  int cork_depth_ = 0;
+  bool posted_cork_ = false;
 };
 
 }  // namespace rollcall

@@ -2,6 +2,8 @@
 
 #include "common/unique_fd.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -149,6 +151,25 @@ TEST(Poller, AHandlerRemovedDuringABatchLivesUntilTheBatchEnds) {
   EXPECT_TRUE(alive_right_after_remove);
   EXPECT_FALSE(b_alive);  // released once the batch was over
   EXPECT_EQ(poller.size(), 1u);
+}
+
+TEST(Poller, APostedCorkLastsUntilTheHandlersQueuedWithItHaveRun) {
+  boost::asio::io_context ioc;
+  Poller poller(ioc);
+  auto h = std::make_shared<Recorder>();
+  std::vector<bool> corked_in_handlers;
+  // Two "broadcasts from another loop", queued together.
+  for (int i = 0; i < 2; ++i) {
+    boost::asio::post(ioc, [&] {
+      poller.cork_posted();
+      corked_in_handlers.push_back(poller.corked());
+      poller.defer_flush(h.get());
+    });
+  }
+  ASSERT_TRUE(run_until(ioc, [&] { return h->flushes > 0 && !poller.corked(); }));
+  EXPECT_EQ(corked_in_handlers, (std::vector<bool>{true, true}));
+  EXPECT_EQ(h->flushes, 2);  // both deferred, both run when the cork ended after the second
+  EXPECT_FALSE(poller.corked());
 }
 
 }  // namespace

@@ -180,23 +180,20 @@ void WsConnection::close() {
 }
 
 // Frames are written at once with a non-blocking write (as the
-// kernel-floor server does). While the loop's Poller dispatches a batch,
-// only the first write of the batch is made at once; frames queued after it
-// wait for the end of the batch and go out together, so several broadcasts
-// caused by one batch share a write. When the kernel's buffer is full,
-// writing resumes on the next EPOLLOUT edge.
+// kernel-floor server does), except while the loop's Poller is corked (it
+// is dispatching a batch of ready connections, or running broadcasts posted
+// by other loops): then the connection is flushed once when the cork ends,
+// so the frames of several broadcasts go out in one write. When the
+// kernel's buffer is full, writing resumes on the next EPOLLOUT edge.
 void WsConnection::schedule_write() {
   if (finished_ || want_write_ || failing_ || !registered_) return;  // start() writes
   auto& poller = loop_.poller;
   if (poller.corked()) {
-    if (last_batch_ == poller.batch()) {
-      if (!flush_pending_) {
-        flush_pending_ = true;
-        poller.defer_flush(this);
-      }
-      return;
+    if (!flush_pending_) {
+      flush_pending_ = true;
+      poller.defer_flush(this);
     }
-    last_batch_ = poller.batch();
+    return;
   }
   do_write();
 }

@@ -71,7 +71,6 @@ class WsConnection final : public engineio::WsLink,
   std::size_t queued_bytes_ = 0;
   std::size_t front_offset_ = 0;  // bytes of the first frame already written
   std::unique_ptr<boost::asio::steady_timer> linger_;
-  std::uint64_t last_batch_ = 0;  // the Poller batch of the last immediate write
   bool registered_ = false;    // watched by the loop's Poller
   bool want_write_ = false;    // the kernel's buffer was full: writing resumes on EPOLLOUT
   bool flush_pending_ = false; // frames deferred until the current batch ends

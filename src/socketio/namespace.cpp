@@ -67,6 +67,8 @@ class LocalAdapter final : public Adapter {
   void broadcast(NamespaceImpl& nsp, EncodedPtr packet, const Target& target) override {
     auto shared_target = std::make_shared<const Target>(target);
     on_each_loop([&nsp, packet, shared_target](Loop& loop) {
+      // Broadcasts queued on a loop together share a write per recipient.
+      loop.poller.cork_posted();
       nsp.local(loop).for_each(loop, *shared_target, [&](SocketImpl& s) {
         s.send_packet(*packet, shared_target->volatile_);
       });
