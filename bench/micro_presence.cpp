@@ -6,16 +6,20 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
+
+#include <unistd.h>
 
 namespace {
 
 using namespace rollcall;
 using namespace std::chrono_literals;
 
-std::unique_ptr<detail::PresenceTracker> make_tracker() {
+std::unique_ptr<detail::PresenceTracker> make_tracker(std::shared_ptr<PresenceStore> store = nullptr) {
   PresenceOptions o;
   o.grace = 0ms;  // offline as soon as the grace timer runs
+  o.store = std::move(store);
   auto t = std::make_unique<detail::PresenceTracker>(o, [](const std::string&, const std::string&, const char*) {});
   t->start();
   return t;
@@ -51,9 +55,13 @@ void BM_ExtraTabConnectDisconnect(benchmark::State& state) {
 }
 BENCHMARK(BM_ExtraTabConnectDisconnect)->Arg(1000)->Arg(10000)->Arg(100000)->UseRealTime();
 
-// A full cycle: a new user comes online, stored (memory store), then goes.
+// A full cycle: a new user comes online, stored, then goes. Arg 0: memory
+// store; 1: the SQLite store (a file in /tmp, WAL, group commit).
 void BM_OnlineOfflineCycle(benchmark::State& state) {
-  auto t = make_tracker();
+  auto path = std::filesystem::temp_directory_path() /
+              ("rollcall-micro-" + std::to_string(::getpid()) + ".db");
+  std::filesystem::remove(path);
+  auto t = make_tracker(state.range(0) == 1 ? open_sqlite_store(path.string()) : nullptr);
   std::size_t n = 0;
   for (auto _ : state) {
     std::string user = "cycle" + std::to_string(n++);
@@ -64,8 +72,10 @@ void BM_OnlineOfflineCycle(benchmark::State& state) {
   t->run_on_thread([] {}, 60s);
   state.SetItemsProcessed(state.iterations());
   t->stop();
+  t.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
-BENCHMARK(BM_OnlineOfflineCycle)->UseRealTime();
+BENCHMARK(BM_OnlineOfflineCycle)->Arg(0)->Arg(1)->UseRealTime();
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -100,9 +101,11 @@ int main(int argc, char** argv) {
     if (app.count("--recovery-ms")) srv.recovery_ms = recovery_ms;
     if (app.count("--cors-origin")) srv.cors_origins = cors;
     if (app.count("--data-dir")) srv.data_dir = data_dir;
+    std::string bench_dir;  // removed at exit
     if (bench && !app.count("--data-dir") && config_file.empty()) {
       // A benchmark must not touch a real store.
-      srv.data_dir = "/tmp/rollcall-bench-" + std::to_string(::getpid());
+      bench_dir = "/tmp/rollcall-bench-" + std::to_string(::getpid());
+      srv.data_dir = bench_dir;
     }
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
@@ -140,6 +143,11 @@ int main(int argc, char** argv) {
     // run() returned on its own (not through a signal): release the waiter.
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
+    if (!bench_dir.empty()) {
+      daemon.reset();  // closes the store
+      std::error_code ec;
+      std::filesystem::remove_all(bench_dir, ec);
+    }
   } catch (const rollcall::app::ConfigError& e) {
     std::fprintf(stderr, "rollcalld: configuration error: %s\n", e.what());
     return 2;

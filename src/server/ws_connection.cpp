@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -12,7 +13,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 
 namespace rollcall {
 
@@ -21,6 +21,10 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr int kMaxReadsPerWakeup = 4;
+// A corked connection writes at once past this many queued bytes: corking
+// saves system calls on small frames, and must not hold large ones back
+// (nor push a healthy client towards the slow-consumer limit).
+constexpr std::size_t kCorkLimit = 64 * 1024;
 
 // The client went away (closed or reset the TCP connection): Node's ws
 // reports both as a close, so the reason is "transport close".
@@ -188,7 +192,7 @@ void WsConnection::close() {
 void WsConnection::schedule_write() {
   if (finished_ || want_write_ || failing_ || !registered_) return;  // start() writes
   auto& poller = loop_.poller;
-  if (poller.corked()) {
+  if (poller.corked() && queued_bytes_ < kCorkLimit) {
     if (!flush_pending_) {
       flush_pending_ = true;
       poller.defer_flush(this);
