@@ -1,4 +1,5 @@
 #include "engineio/heartbeat.hpp"
+#include "run_until.hpp"
 
 #include <gtest/gtest.h>
 
@@ -23,16 +24,7 @@ struct Target {
   }
 };
 
-// Runs the loop until `done` or the deadline; false on timeout.
-template <class Pred>
-bool run_until(boost::asio::io_context& ioc, Pred done, Clock::duration deadline = 5s) {
-  auto end = Clock::now() + deadline;
-  while (!done() && Clock::now() < end) {
-    ioc.restart();
-    ioc.run_one_for(10ms);
-  }
-  return done();
-}
+using rollcall::testing::run_until;
 
 TEST(HeartbeatWheel, ExactEntriesFireInDueOrderAndNotEarly) {
   boost::asio::io_context ioc;

@@ -1,4 +1,5 @@
 #include "server/poller.hpp"
+#include "run_until.hpp"
 
 #include "common/unique_fd.hpp"
 
@@ -56,15 +57,7 @@ struct Recorder : Poller::Handler {
   }
 };
 
-template <class Pred>
-bool run_until(boost::asio::io_context& ioc, Pred done) {
-  auto end = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < end) {
-    ioc.restart();
-    ioc.run_one_for(10ms);
-  }
-  return done();
-}
+using rollcall::testing::run_until;
 
 TEST(Poller, DeliversReadinessForRegisteredDescriptors) {
   boost::asio::io_context ioc;
