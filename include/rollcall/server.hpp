@@ -106,6 +106,9 @@ class FieldList {
   bool empty() const noexcept { return data_.empty(); }
 
  private:
+  // Splits the next field off the front of `rest`; false when none is left.
+  static bool next(std::string_view& rest, std::string_view& name, std::string_view& value);
+
   std::string data_;  // name '\0' value '\0' ...
 };
 

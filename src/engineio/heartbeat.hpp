@@ -42,7 +42,7 @@ class BasicHeartbeatWheel {
       // Served at the start of the tick that holds `due`: in (due - kTick, due].
       auto tick = due.time_since_epoch() / kTick;
       buckets_[tick].push_back(Item{target, gen});
-      at = Clock::time_point(tick * kTick);
+      at = start_of(tick);
     } else {
       heap_.push_back(Exact{due, Item{target, gen}});
       std::push_heap(heap_.begin(), heap_.end(), Later{});
@@ -74,10 +74,12 @@ class BasicHeartbeatWheel {
     bool operator()(const Exact& a, const Exact& b) const { return a.due > b.due; }
   };
 
+  static Clock::time_point start_of(Clock::rep tick) { return Clock::time_point(tick * kTick); }
+
   Clock::time_point next() const {
     auto at = Clock::time_point::max();
     if (!heap_.empty()) at = heap_.front().due;
-    if (!buckets_.empty()) at = std::min(at, Clock::time_point(buckets_.begin()->first * kTick));
+    if (!buckets_.empty()) at = std::min(at, start_of(buckets_.begin()->first));
     return at;
   }
 
@@ -99,7 +101,7 @@ class BasicHeartbeatWheel {
     auto now = Clock::now();
     // Collect first: the handlers schedule again.
     due_.clear();
-    while (!buckets_.empty() && Clock::time_point(buckets_.begin()->first * kTick) <= now) {
+    while (!buckets_.empty() && start_of(buckets_.begin()->first) <= now) {
       auto& items = buckets_.begin()->second;
       if (due_.empty()) {
         due_.swap(items);

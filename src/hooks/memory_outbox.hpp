@@ -66,7 +66,6 @@ class MemoryOutbox final : public Outbox {
   bool empty() const noexcept { return events_.empty(); }
 
  private:
-
   std::map<std::int64_t, OutboxEvent> events_;  // by rowid = delivery order
   std::vector<DeadLetter> dead_;                // oldest first
   std::int64_t next_rowid_ = 1;

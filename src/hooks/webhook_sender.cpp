@@ -21,7 +21,6 @@ namespace json = boost::json;
 
 namespace {
 
-
 // At most 200 printable characters of a response body, for a log line.
 std::string snippet(const std::string& body) {
   std::string out;

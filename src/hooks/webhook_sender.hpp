@@ -7,6 +7,8 @@
 #include "hooks/http_client.hpp"
 #include "hooks/outbox.hpp"
 
+#include <rollcall/presence.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,16 +25,10 @@
 
 namespace rollcall::hooks {
 
-struct WebhookConfig {
-  std::string url;     // empty: webhooks are off
-  std::string secret;  // HMAC key, required when url is set
-  std::chrono::milliseconds connect_timeout{5000}, request_timeout{10000};
-  std::size_t batch_max = 100;
-  std::chrono::milliseconds backoff_min{500}, backoff_max{60000};
-  std::chrono::seconds max_age{86400};
-  std::string ca_file;  // extra trusted CA certificates (PEM) for https
-  bool discard = false;  // benchmarks: sign each batch, then drop it as delivered (no request)
-};
+// The public webhook options (include/rollcall/presence.hpp) are the sender's
+// configuration: url (empty: off), secret (required with a url), timeouts,
+// batch size, backoff, max_age, ca_file, and discard (benchmarks).
+using WebhookConfig = WebhookOptions;
 
 // "2026-11-30T02:04:18.123Z"
 std::string format_rfc3339_ms(std::int64_t ms_since_epoch);

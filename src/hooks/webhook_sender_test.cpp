@@ -38,7 +38,6 @@ namespace json = boost::json;
 constexpr const char* kSecret = "whsec_rollcall_test";
 constexpr std::int64_t kBaseAt = 1796004258123;  // 2026-11-30T02:04:18.123Z
 
-
 // HMAC-SHA256 recomputed here, independently of sign().
 // True if `text` has the shape of `pattern`, where '9' stands for any digit.
 bool shaped(const std::string& text, const std::string& pattern) {

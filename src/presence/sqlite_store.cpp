@@ -41,7 +41,6 @@ using StmtLoan = std::unique_ptr<sqlite3_stmt, StmtReset>;
 
 constexpr std::size_t kDeadLetterKeep = 10000;
 
-
 std::string orgs_json(const std::vector<OrgRole>& orgs) {
   boost::json::array a;
   for (const auto& o : orgs) {
@@ -137,6 +136,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     if (batch.empty()) return true;
     try {
       run("BEGIN IMMEDIATE");
+      const auto now = unix_ms();
       std::uint64_t top = 0;
       for (const auto& [e, row] : batch) {
         top = std::max(top, e.seq);
@@ -163,7 +163,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
           bind(s.get(), 4, static_cast<std::int64_t>(e.seq));
           bind(s.get(), 5, e.at_ms);
           bind(s.get(), 6, static_cast<std::int64_t>(e.connections));
-          bind(s.get(), 7, unix_ms());
+          bind(s.get(), 7, now);
           step_done(s.get());
         }
       }

@@ -15,9 +15,6 @@ namespace rollcall::detail {
 
 namespace asio = boost::asio;
 
-namespace {
-}  // namespace
-
 PresenceTracker::PresenceTracker(PresenceOptions options, OrgBroadcast broadcast)
     : options_(std::move(options)), broadcast_(std::move(broadcast)) {
   store_ = options_.store ? options_.store : make_memory_store();
@@ -50,20 +47,8 @@ void PresenceTracker::start() {
                  stored.size(), options_.grace.count());
   }
   if (!options_.webhooks.url.empty() || options_.webhooks.discard) {
-    hooks::WebhookConfig cfg;
-    const auto& w = options_.webhooks;
-    cfg.url = w.url;
-    cfg.secret = w.secret;
-    cfg.connect_timeout = w.connect_timeout;
-    cfg.request_timeout = w.request_timeout;
-    cfg.batch_max = w.batch_max;
-    cfg.backoff_min = w.backoff_min;
-    cfg.backoff_max = w.backoff_max;
-    cfg.max_age = w.max_age;
-    cfg.ca_file = w.ca_file;
-    cfg.discard = w.discard;
     std::string error;
-    sender_ = hooks::WebhookSender::create(ioc_.get_executor(), cfg, store_->outbox(), error);
+    sender_ = hooks::WebhookSender::create(ioc_.get_executor(), options_.webhooks, store_->outbox(), error);
     if (!sender_) throw std::runtime_error("webhooks: " + error);
   }
   guard_.emplace(ioc_.get_executor());

@@ -70,28 +70,29 @@ void FieldList::add(std::string_view name, std::string_view value) {
   data_ += '\0';
 }
 
+bool FieldList::next(std::string_view& rest, std::string_view& name, std::string_view& value) {
+  auto n = rest.find('\0');
+  if (n == std::string_view::npos) return false;
+  auto v = rest.find('\0', n + 1);
+  if (v == std::string_view::npos) return false;
+  name = rest.substr(0, n);
+  value = rest.substr(n + 1, v - n - 1);
+  rest.remove_prefix(v + 1);
+  return true;
+}
+
 std::optional<std::string_view> FieldList::get(std::string_view name) const {
-  std::string_view rest(data_);
-  while (!rest.empty()) {
-    auto n = rest.find('\0');
-    auto v = rest.find('\0', n + 1);
-    if (n == std::string_view::npos || v == std::string_view::npos) break;
-    if (rest.substr(0, n) == name) return rest.substr(n + 1, v - n - 1);
-    rest.remove_prefix(v + 1);
+  std::string_view rest(data_), n, v;
+  while (next(rest, n, v)) {
+    if (n == name) return v;
   }
   return std::nullopt;
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> FieldList::all() const {
   std::vector<std::pair<std::string_view, std::string_view>> out;
-  std::string_view rest(data_);
-  while (!rest.empty()) {
-    auto n = rest.find('\0');
-    auto v = rest.find('\0', n + 1);
-    if (n == std::string_view::npos || v == std::string_view::npos) break;
-    out.emplace_back(rest.substr(0, n), rest.substr(n + 1, v - n - 1));
-    rest.remove_prefix(v + 1);
-  }
+  std::string_view rest(data_), n, v;
+  while (next(rest, n, v)) out.emplace_back(n, v);
   return out;
 }
 
