@@ -97,10 +97,16 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     }
     exec("PRAGMA synchronous=NORMAL");
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+    // Few B-trees per table: every page a commit touches is written to the
+    // WAL. `presence` is keyed by user alone (no separate rowid tree); outbox
+    // rowids need no AUTOINCREMENT (a row is only deleted once delivered, so
+    // a reused rowid still sorts after every row waiting) and event ids are
+    // unique by construction (random). Stores made by earlier versions keep
+    // their schema; the statements below work on both.
     exec("CREATE TABLE IF NOT EXISTS presence(user TEXT PRIMARY KEY, name TEXT NOT NULL, "
-         "orgs TEXT NOT NULL, seq INTEGER NOT NULL, since_ms INTEGER NOT NULL)");
-    exec("CREATE TABLE IF NOT EXISTS outbox(rowid INTEGER PRIMARY KEY AUTOINCREMENT, "
-         "id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL, "
+         "orgs TEXT NOT NULL, seq INTEGER NOT NULL, since_ms INTEGER NOT NULL) WITHOUT ROWID");
+    exec("CREATE TABLE IF NOT EXISTS outbox(rowid INTEGER PRIMARY KEY, "
+         "id TEXT NOT NULL, type TEXT NOT NULL, user TEXT NOT NULL, seq INTEGER NOT NULL, "
          "at_ms INTEGER NOT NULL, connections INTEGER NOT NULL, created_ms INTEGER NOT NULL, "
          "attempts INTEGER NOT NULL DEFAULT 0)");
     exec("CREATE TABLE IF NOT EXISTS dead_letter(rowid INTEGER PRIMARY KEY AUTOINCREMENT, "

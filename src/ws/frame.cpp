@@ -4,6 +4,8 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <memory>
+#include <stdexcept>
 
 namespace rollcall::ws {
 
@@ -208,14 +210,29 @@ bool valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
+namespace {
+struct MdDeleter {
+  void operator()(EVP_MD* m) const noexcept { EVP_MD_free(m); }
+};
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+}  // namespace
+
 std::string accept_key(std::string_view client_key) {
   static constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  std::string input;
-  input.reserve(client_key.size() + kGuid.size());
-  input.append(client_key);
-  input.append(kGuid);
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  // SHA-1 fetched once and one context per thread: the one-shot SHA1() of
+  // OpenSSL 3 looks the algorithm up by name on every call.
+  static const std::unique_ptr<EVP_MD, MdDeleter> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (!sha1 || !ctx || !EVP_DigestInit_ex2(ctx.get(), sha1.get(), nullptr) ||
+      !EVP_DigestUpdate(ctx.get(), client_key.data(), client_key.size()) ||
+      !EVP_DigestUpdate(ctx.get(), kGuid.data(), kGuid.size()) ||
+      !EVP_DigestFinal_ex(ctx.get(), digest, &digest_len) || digest_len != SHA_DIGEST_LENGTH) {
+    throw std::runtime_error("OpenSSL: SHA-1 failed");
+  }
   unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
   const int len = EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
   return std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(len));
