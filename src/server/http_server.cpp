@@ -5,6 +5,7 @@
 #include "engineio/session.hpp"
 #include "server/loop.hpp"
 #include "server/ws_connection.hpp"
+#include "common/unique_fd.hpp"
 #include "ws/frame.hpp"
 
 #include <netinet/in.h>
@@ -28,9 +29,12 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <optional>
 
@@ -48,6 +52,7 @@ namespace {
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
+constexpr int kAcceptBatch = 64;  // connections accepted per turn of loop 0
 
 using Parser = http::request_parser<http::string_body>;
 using Request = http::request<http::string_body>;
@@ -79,6 +84,15 @@ bool has_token(std::string_view value, std::string_view token) {
   return false;
 }
 
+// The client's IP address as Asio prints it (IPv4-mapped IPv6 stays as is).
+std::string peer_address(const sockaddr_storage& addr, socklen_t len) {
+  tcp::endpoint ep;
+  if (len > ep.capacity()) return {};
+  std::memcpy(ep.data(), &addr, len);
+  ep.resize(len);
+  return ep.address().to_string();
+}
+
 struct Query {
   std::string eio, transport, sid;
   std::map<std::string, std::string> all;
@@ -106,12 +120,14 @@ std::optional<Query> parse_target(std::string_view target) {
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   State(std::vector<std::unique_ptr<Loop>>& l, std::vector<std::unique_ptr<engineio::Engine>>& e,
         Routes& r)
-      : loops(l), engines(e), routes(r), acceptor(l.front()->ioc) {}
+      : loops(l), engines(e), routes(r), acceptor(l.front()->ioc), backoff(l.front()->ioc) {}
 
   std::vector<std::unique_ptr<Loop>>& loops;
   std::vector<std::unique_ptr<engineio::Engine>>& engines;
   Routes& routes;
   tcp::acceptor acceptor;
+  tcp protocol = tcp::v4();  // of the listening socket, hence of every accepted one
+  asio::steady_timer backoff;  // accept failed for want of descriptors or memory
   std::atomic<std::uint16_t> port{0};
   std::size_t next_loop = 0;
 
@@ -124,9 +140,21 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     return nullptr;
   }
 
-  asio::awaitable<void> accept_loop();
+  // Accepting runs on loop 0: wait for the listening socket, then accept a
+  // batch of connections and hand them to the loops round-robin.
+  void wait_accept();
+  void accept_some();
+  // A new connection on its loop: the fast path for a plain WebSocket
+  // handshake, else the general HTTP path.
+  void accepted(Loop& loop, UniqueFd fd, std::string peer);
+  bool open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd, std::string& peer,
+                           std::string_view leftover);
+  // The general HTTP path (Beast, one coroutine per connection). `buffer`
+  // holds bytes read already; `pending` a parser whose header is complete.
+  void serve(Loop& loop, UniqueFd fd, std::string peer, beast::flat_buffer buffer,
+             std::unique_ptr<Parser> pending);
   asio::awaitable<void> connection(Loop& loop, tcp::socket socket, beast::flat_buffer buffer,
-                                   std::unique_ptr<Parser> pending);
+                                   std::unique_ptr<Parser> pending, std::string peer);
 };
 
 namespace {
@@ -139,6 +167,7 @@ struct Exchange {
   beast::flat_buffer& buffer;
   Request& req;
   Query& query;
+  const std::string& peer;  // client address
   std::string cors_origin;  // value for Access-Control-Allow-Origin, or empty
 
   Response response(http::status status, std::string_view content_type, std::string body) const {
@@ -180,7 +209,7 @@ std::string allowed_origin(const engineio::Engine& engine, const Request& req) {
 }
 
 std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query& q,
-                                                const tcp::socket& socket) {
+                                                std::string address) {
   auto hs = std::make_shared<Handshake>();
   std::size_t bytes = 0, count = 0;
   for (const auto& f : req) bytes += f.name_string().size() + f.value().size(), ++count;
@@ -194,9 +223,7 @@ std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query&
     hs->headers.add(name, f.value());
   }
   for (const auto& [k, v] : q.all) hs->query.add(k, v);
-  boost::system::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (!ec) hs->address = ep.address().to_string();
+  hs->address = std::move(address);
   hs->url = std::string(req.target());
   hs->issued = unix_ms();
   hs->xdomain = req.find(http::field::origin) != req.end();
@@ -210,29 +237,67 @@ bool is_websocket_upgrade(const Request& req) {
          has_token(up->value(), "websocket") && has_token(conn->value(), "upgrade");
 }
 
-// Completes the WebSocket handshake and returns the raw socket, or nullopt.
-// A WebSocket upgrade that passed the checks: the socket, and the 101
-// response, which goes out as the first bytes of the connection's first
-// write (together with the open packet: one write instead of two).
-struct Upgrade {
-  tcp::socket socket;
-  Frame response;
-};
+// The key of a WebSocket handshake that can be accepted: a key and version 13.
+std::optional<std::string_view> websocket_key(const Request& req) {
+  auto k = req.find(http::field::sec_websocket_key);
+  auto v = req.find(http::field::sec_websocket_version);
+  if (k == req.end() || v == req.end() || v->value() != "13") return std::nullopt;
+  return std::string_view(k->value().data(), k->value().size());
+}
 
-asio::awaitable<std::optional<Upgrade>> accept_websocket(Exchange& x) {
-  auto key = x.req.find(http::field::sec_websocket_key);
-  auto version = x.req.find(http::field::sec_websocket_version);
-  if (key == x.req.end() || version == x.req.end() || version->value() != "13") {
+// The 101 response: the first bytes of the connection's first write
+// (together with the open packet: one write instead of two).
+Frame upgrade_response(std::string_view key) {
+  auto head = std::make_shared<std::string>(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: " +
+      ws::accept_key(key) + "\r\n\r\n");
+  return Frame{std::move(head), 0, 0, false};
+}
+
+// Takes the descriptor of an HTTP connection for a WebSocket (non-blocking,
+// out of Asio's reactor); empty if that fails.
+UniqueFd take_fd(beast::tcp_stream& stream) {
+  stream.expires_never();
+  tcp::socket socket = stream.release_socket();
+  boost::system::error_code ec;
+  UniqueFd fd(socket.release(ec));
+  if (ec || !fd) {
+    spdlog::warn("websocket: cannot take the socket over: {}", ec.message());
+    return {};
+  }
+  int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || (!(flags & O_NONBLOCK) && ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)) {
+    spdlog::warn("websocket: cannot make the socket non-blocking: {}", std::strerror(errno));
+    return {};
+  }
+  return fd;
+}
+
+// A new Engine.IO session over a WebSocket whose handshake passed the checks.
+void open_websocket(Loop& loop, const engineio::Engine& engine, const Request& req,
+                    const Query& query, std::string peer, UniqueFd fd, std::string_view key,
+                    std::string_view leftover) {
+  auto session = std::make_shared<engineio::Session>(loop, engine,
+                                                     engineio::make_id(static_cast<std::uint8_t>(loop.index)),
+                                                     true, make_handshake(req, query, std::move(peer)));
+  auto conn = std::make_shared<WsConnection>(loop, std::move(fd), engine.options.max_payload);
+  conn->send(upgrade_response(key));
+  session->attach_websocket(conn);
+  conn->send(make_text_frame('0', std::string_view(session->open_packet()).substr(1)));
+  session->start();
+  conn->start(session, leftover);
+}
+
+// Answers 400 unless the WebSocket handshake can be accepted; returns its key.
+asio::awaitable<std::optional<std::string>> check_websocket(Exchange& x) {
+  auto key = websocket_key(x.req);
+  if (!key) {
     auto res = x.error(HttpError::bad_request);
     co_await http::async_write(x.stream, res, tuple_awaitable);
     co_return std::nullopt;
   }
-  auto head = std::make_shared<std::string>(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: " +
-      ws::accept_key(key->value()) + "\r\n\r\n");
-  x.stream.expires_never();
-  co_return Upgrade{x.stream.release_socket(), Frame{std::move(head), 0, 0, false}};
+  co_return std::string(*key);
 }
 
 std::string_view leftover(beast::flat_buffer& buffer) {
@@ -282,26 +347,19 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
     if (req.method() != http::verb::get) {
       co_return co_await send(x.error(HttpError::bad_handshake_method));
     }
-    auto handshake = make_handshake(req, x.query, x.stream.socket());
-    auto sid = engineio::make_id(static_cast<std::uint8_t>(x.loop.index));
     if (want_polling) {
-      auto session = std::make_shared<engineio::Session>(x.loop, x.engine, std::move(sid), false,
-                                                         std::move(handshake));
+      auto session = std::make_shared<engineio::Session>(
+          x.loop, x.engine, engineio::make_id(static_cast<std::uint8_t>(x.loop.index)), false,
+          make_handshake(req, x.query, x.peer));
       std::string open = session->open_packet();
       session->start();
       co_return co_await send(x.response(http::status::ok, "text/plain; charset=UTF-8", open));
     }
-    auto upgrade = co_await accept_websocket(x);
-    if (!upgrade) co_return false;
+    auto key = co_await check_websocket(x);
+    if (!key) co_return false;
     moved = true;
-    auto session = std::make_shared<engineio::Session>(x.loop, x.engine, std::move(sid), true,
-                                                       std::move(handshake));
-    auto conn = std::make_shared<WsConnection>(x.loop, std::move(upgrade->socket), opts.max_payload);
-    conn->send(upgrade->response);
-    session->attach_websocket(conn);
-    conn->send(make_text_frame('0', std::string_view(session->open_packet()).substr(1)));
-    session->start();
-    conn->start(session, leftover(x.buffer));
+    open_websocket(x.loop, x.engine, req, x.query, x.peer, take_fd(x.stream), *key,
+                   leftover(x.buffer));
     co_return false;
   }
 
@@ -314,11 +372,11 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
     if (session->websocket() || session->upgrading() || session->closed()) {
       co_return co_await send(x.error(HttpError::bad_request));
     }
-    auto upgrade = co_await accept_websocket(x);
-    if (!upgrade) co_return false;
+    auto key = co_await check_websocket(x);
+    if (!key) co_return false;
     moved = true;
-    auto conn = std::make_shared<WsConnection>(x.loop, std::move(upgrade->socket), opts.max_payload);
-    conn->send(upgrade->response);
+    auto conn = std::make_shared<WsConnection>(x.loop, take_fd(x.stream), opts.max_payload);
+    conn->send(upgrade_response(*key));
     if (!session->begin_upgrade(conn)) {
       conn->start(nullptr, {});
       conn->close();
@@ -412,7 +470,8 @@ Response serve_route(const HttpServer::Routes& routes, const Request& req,
 
 asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket socket,
                                                     beast::flat_buffer buffer,
-                                                    std::unique_ptr<Parser> pending) {
+                                                    std::unique_ptr<Parser> pending,
+                                                    std::string peer) {
   beast::tcp_stream stream(std::move(socket));
   for (;;) {
     std::unique_ptr<Parser> parser = std::move(pending);
@@ -434,15 +493,12 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       auto tag = engineio::id_tag(query->sid);
       if (tag && *tag < loops.size() && *tag != loop.index) {
         Loop& owner = *loops[*tag];
-        tcp::socket raw = stream.release_socket();
-        auto protocol = raw.local_endpoint().protocol();
-        int fd = raw.release();
-        asio::post(owner.ioc, [self = shared_from_this(), &owner, protocol, fd,
-                               buf = std::move(buffer), p = std::move(parser)]() mutable {
-          tcp::socket s(owner.ioc, protocol, fd);
-          asio::co_spawn(owner.ioc,
-                         self->connection(owner, std::move(s), std::move(buf), std::move(p)),
-                         asio::detached);
+        stream.expires_never();
+        UniqueFd fd(stream.release_socket().release());
+        asio::post(owner.ioc, [self = shared_from_this(), &owner, fd = std::move(fd),
+                               peer = std::move(peer), buf = std::move(buffer),
+                               p = std::move(parser)]() mutable {
+          self->serve(owner, std::move(fd), std::move(peer), std::move(buf), std::move(p));
         });
         co_return;
       }
@@ -493,7 +549,7 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       if (ec || !req.keep_alive()) co_return;
       continue;
     }
-    Exchange x{loop, *engine, stream, buffer, req, *query, allowed_origin(*engine, req)};
+    Exchange x{loop, *engine, stream, buffer, req, *query, peer, allowed_origin(*engine, req)};
     bool moved = false;
     bool keep = co_await serve_engine(x, moved);
     if (moved || !keep) {
@@ -506,26 +562,119 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
   }
 }
 
-asio::awaitable<void> HttpServer::State::accept_loop() {
+void HttpServer::State::wait_accept() {
+  acceptor.async_wait(tcp::acceptor::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && self->acceptor.is_open()) self->accept_some();
+  });
+}
+
+void HttpServer::State::accept_some() {
   auto self = shared_from_this();
-  for (;;) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&addr), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return wait_accept();
+      if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+        // Out of descriptors or memory: back off instead of spinning.
+        spdlog::warn("accept failed: {}; retrying in 100 ms", std::strerror(err));
+        backoff.expires_after(std::chrono::milliseconds(100));
+        backoff.async_wait([self](boost::system::error_code ec) {
+          if (!ec && self->acceptor.is_open()) self->accept_some();
+        });
+        return;
+      }
+      if (err == EBADF || err == EINVAL || err == ENOTSOCK || err == EFAULT) {
+        if (acceptor.is_open()) spdlog::error("accept failed: {}; not accepting any more", std::strerror(err));
+        return;
+      }
+      continue;  // that connection failed before it was accepted (ECONNABORTED, ...)
+    }
+    UniqueFd conn(fd);
+    std::string peer = peer_address(addr, len);
     Loop& target = *loops[next_loop];
     next_loop = (next_loop + 1) % loops.size();
-    auto [ec, socket] = co_await acceptor.async_accept(target.ioc, tuple_awaitable);
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      // EMFILE and friends: back off instead of spinning.
-      spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
-      co_await t.async_wait(tuple_awaitable);
-      continue;
+    if (&target == loops.front().get()) {
+      accepted(target, std::move(conn), std::move(peer));
+    } else {
+      asio::post(target.ioc, [self, &target, conn = std::move(conn), peer = std::move(peer)]() mutable {
+        self->accepted(target, std::move(conn), std::move(peer));
+      });
     }
-    asio::post(target.ioc, [self, &target, s = std::move(socket)]() mutable {
-      asio::co_spawn(target.ioc,
-                     self->connection(target, std::move(s), beast::flat_buffer{}, nullptr),
-                     asio::detached);
-    });
   }
+  // More may be waiting; the listening socket is edge-triggered in Asio's
+  // reactor, so carry on after the work queued meanwhile instead of waiting.
+  asio::post(acceptor.get_executor(), [self] {
+    if (self->acceptor.is_open()) self->accept_some();
+  });
+}
+
+void HttpServer::State::accepted(Loop& loop, UniqueFd fd, std::string peer) {
+  // TCP_DEFER_ACCEPT: the request is usually there already.
+  auto& rb = loop.read_buffer;
+  ssize_t n = ::recv(fd.get(), rb.data(), rb.size(), 0);
+  if (n == 0) return;  // closed before sending a request
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;  // reset
+    n = 0;
+  }
+  std::string_view bytes(rb.data(), static_cast<std::size_t>(n));
+  std::unique_ptr<Parser> parser;
+  if (!bytes.empty()) {
+    parser = std::make_unique<Parser>();
+    parser->header_limit(kHeaderLimit);
+    boost::system::error_code ec;
+    std::size_t used = parser->put(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec || !parser->is_header_done()) {
+      // Incomplete or malformed: the general path reads on (or fails the
+      // same way), starting again from the first byte.
+      parser.reset();
+    } else {
+      bytes.remove_prefix(used);
+      if (parser->is_done() && open_websocket_fast(loop, parser->get(), fd, peer, bytes)) return;
+    }
+  }
+  beast::flat_buffer buffer;
+  if (!bytes.empty()) {
+    buffer.commit(asio::buffer_copy(buffer.prepare(bytes.size()), asio::buffer(bytes.data(), bytes.size())));
+  }
+  serve(loop, std::move(fd), std::move(peer), std::move(buffer), std::move(parser));
+}
+
+// The common case, without Beast's stream or a coroutine: a GET that opens
+// a new Engine.IO session over WebSocket. Anything else (polling, upgrades
+// of an existing session, errors, other routes) returns false.
+bool HttpServer::State::open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd,
+                                            std::string& peer, std::string_view leftover) {
+  if (req.method() != http::verb::get || !is_websocket_upgrade(req)) return false;
+  auto query = parse_target(req.target());
+  if (!query || !query->sid.empty() || query->eio != "4" || query->transport != "websocket") {
+    return false;
+  }
+  const engineio::Engine* engine = match(query->path);
+  if (!engine || !engine->options.allow_websocket) return false;
+  auto key = websocket_key(req);
+  if (!key) return false;
+  open_websocket(loop, *engine, req, *query, std::move(peer), std::move(fd), *key, leftover);
+  return true;
+}
+
+void HttpServer::State::serve(Loop& loop, UniqueFd fd, std::string peer, beast::flat_buffer buffer,
+                              std::unique_ptr<Parser> pending) {
+  boost::system::error_code ec;
+  tcp::socket socket(loop.ioc);
+  socket.assign(protocol, fd.get(), ec);
+  if (ec) {
+    spdlog::warn("http: cannot serve a connection from {}: {}", peer, ec.message());
+    return;
+  }
+  fd.release();  // the socket owns it now
+  asio::co_spawn(loop.ioc,
+                 connection(loop, std::move(socket), std::move(buffer), std::move(pending), std::move(peer)),
+                 asio::detached);
 }
 
 HttpServer::HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
@@ -550,9 +699,14 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
   // still accepted after a few seconds (and then times out as before).
   acc.set_option(asio::detail::socket_option::integer<IPPROTO_TCP, TCP_DEFER_ACCEPT>(3), ec);
   if (ec) spdlog::debug("TCP_DEFER_ACCEPT: {}", ec.message());
+  // Accepted sockets inherit it: no setsockopt per connection.
+  acc.set_option(tcp::no_delay(true), ec);
+  if (ec) spdlog::debug("TCP_NODELAY on the listening socket: {}", ec.message());
+  acc.non_blocking(true);  // accept4 in a loop until EAGAIN
   acc.listen(asio::socket_base::max_listen_connections);
   state_->port = acc.local_endpoint().port();
-  asio::co_spawn(acc.get_executor(), state_->accept_loop(), asio::detached);
+  state_->protocol = ep.protocol();
+  state_->wait_accept();
 }
 
 std::uint16_t HttpServer::port() const noexcept { return state_->port; }
@@ -561,6 +715,7 @@ void HttpServer::stop_accepting() {
   asio::post(state_->acceptor.get_executor(), [s = state_] {
     boost::system::error_code ec;
     s->acceptor.close(ec);
+    s->backoff.cancel();
   });
 }
 

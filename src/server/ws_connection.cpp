@@ -2,9 +2,6 @@
 
 #include "server/loop.hpp"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -17,7 +14,6 @@
 namespace rollcall {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 namespace {
 constexpr int kMaxReadsPerWakeup = 4;
@@ -33,26 +29,10 @@ const char* reason_for(int err) {
 }
 }  // namespace
 
-WsConnection::WsConnection(Loop& loop, tcp::socket socket, std::size_t max_message)
-    : loop_(loop), parser_(max_message) {
+WsConnection::WsConnection(Loop& loop, UniqueFd fd, std::size_t max_message)
+    : loop_(loop), fd_(std::move(fd)), parser_(max_message) {
   ++loop_.websockets;
-  boost::system::error_code ec;
-  fd_.reset(socket.release(ec));
-  if (ec || !fd_) {
-    spdlog::warn("websocket: cannot take the socket over: {}", ec.message());
-    finished_ = true;
-    return;
-  }
-  // Asio usually left it non-blocking already.
-  int flags = ::fcntl(fd_.get(), F_GETFL);
-  if (flags < 0 || (!(flags & O_NONBLOCK) && ::fcntl(fd_.get(), F_SETFL, flags | O_NONBLOCK) != 0)) {
-    spdlog::warn("websocket: cannot make the socket non-blocking: {}", std::strerror(errno));
-    fd_.reset();
-    finished_ = true;
-    return;
-  }
-  int one = 1;
-  ::setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!fd_) finished_ = true;  // start() reports the failure to the session
 }
 
 WsConnection::~WsConnection() { --loop_.websockets; }

@@ -12,7 +12,6 @@
 
 #include <sys/uio.h>
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
@@ -29,8 +28,10 @@ class WsConnection final : public engineio::WsLink,
                            public Poller::Handler,
                            public std::enable_shared_from_this<WsConnection> {
  public:
-  // Takes the descriptor out of `socket`; the loop's Poller watches it from start().
-  WsConnection(Loop& loop, boost::asio::ip::tcp::socket socket, std::size_t max_message);
+  // `fd` is a connected, non-blocking TCP socket (TCP_NODELAY comes from the
+  // listening socket); the loop's Poller watches it from start(). An empty
+  // `fd` makes start() fail the session.
+  WsConnection(Loop& loop, UniqueFd fd, std::size_t max_message);
   ~WsConnection() override;
 
   // Starts reading; `leftover` holds bytes read past the HTTP upgrade request.

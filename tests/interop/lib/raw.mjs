@@ -1,6 +1,8 @@
 // Raw Engine.IO / Socket.IO traffic: HTTP long-polling with fetch and
 // WebSocket frames with `ws`, for the checks a real client cannot make.
 
+import net from "node:net";
+
 import WebSocket from "ws";
 
 import { track } from "./client.mjs";
@@ -216,4 +218,105 @@ export async function sioWsConnect(base, { path = "/socket.io/", nsp = "/", auth
   }
   const connect = JSON.parse(reply.slice(prefix.length));
   return { raw, handshake, sid: connect.sid, connect };
+}
+
+/**
+ * A WebSocket client on a bare TCP socket, for handshakes a WebSocket
+ * library will not send: the request in several writes, or client frames
+ * in the same write as the request. `parts` are written in order, each
+ * after the `between` callback resolves. Resolves { status, head, next() }:
+ * the HTTP status line's code, the response head, and next() for the
+ * server's frames (text frames as strings, unfragmented, < 64 KiB).
+ */
+export async function tcpWebSocket(base, parts, { between = async () => {}, ms = WAIT_MS } = {}) {
+  const { hostname, port } = new URL(base);
+  const sock = net.createConnection({ host: hostname, port: Number(port), noDelay: true });
+  await new Promise((resolve, reject) => {
+    sock.once("connect", resolve);
+    sock.once("error", reject);
+  });
+  let buf = Buffer.alloc(0);
+  let wake = null;
+  let ended = false;
+  sock.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    wake?.();
+  });
+  sock.on("close", () => {
+    ended = true;
+    wake?.();
+  });
+  sock.on("error", () => {});
+  track({ close: () => sock.destroy() });
+  const until = async (ready, what) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const r = ready();
+      if (r !== undefined) return r;
+      if (ended) throw new Error(`connection closed while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${what} within ${ms} ms`);
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  };
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) await between(i);
+    sock.write(part);
+  }
+  const head = await until(() => {
+    const end = buf.indexOf("\r\n\r\n");
+    if (end < 0) return undefined;
+    const h = buf.subarray(0, end).toString("latin1");
+    buf = buf.subarray(end + 4);
+    return h;
+  }, "HTTP response");
+  const status = Number(head.split(" ")[1]);
+  const next = () =>
+    until(() => {
+      if (buf.length < 2) return undefined;
+      const len = buf[1] & 0x7f;
+      let off = 2;
+      let n = len;
+      if (len === 126) {
+        if (buf.length < 4) return undefined;
+        n = buf.readUInt16BE(2);
+        off = 4;
+      }
+      if (buf.length < off + n) return undefined;
+      const payload = buf.subarray(off, off + n);
+      const text = (buf[0] & 0x0f) === 1;
+      buf = buf.subarray(off + n);
+      return text ? payload.toString("utf8") : Buffer.from(payload);
+    }, "WebSocket frame");
+  return { status, head, next, socket: sock };
+}
+
+/** A masked client text frame (payload < 126 bytes). */
+export function clientTextFrame(text) {
+  const payload = Buffer.from(text, "utf8");
+  if (payload.length >= 126) throw new Error("clientTextFrame: payload too long");
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const out = Buffer.alloc(6 + payload.length);
+  out[0] = 0x81;
+  out[1] = 0x80 | payload.length;
+  mask.copy(out, 2);
+  for (let i = 0; i < payload.length; i++) out[6 + i] = payload[i] ^ mask[i % 4];
+  return out;
+}
+
+/** The bytes of a WebSocket handshake request for a new Engine.IO session. */
+export function upgradeRequest(base, path = "/socket.io/", { version = "13" } = {}) {
+  const { host } = new URL(base);
+  return (
+    `GET ${path}?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${host}\r\n` +
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: ${version}\r\n\r\n`
+  );
 }
