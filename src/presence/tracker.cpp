@@ -122,7 +122,7 @@ void PresenceTracker::drain() {
   }
   for (auto& n : notices) {
     if (n.connect) {
-      on_connected(std::move(n.user), std::move(n.info));
+      on_connected(std::move(n.user), n.info);
     } else {
       on_disconnected(n.user.id, n.info.socket_id);
     }
@@ -130,7 +130,29 @@ void PresenceTracker::drain() {
   commit();
 }
 
-void PresenceTracker::on_connected(User user, ConnectionInfo info) {
+PresenceTracker::PackedConnection::PackedConnection(const ConnectionInfo& c) : since_ms_(c.since_ms) {
+  const std::string_view fields[] = {c.socket_id, c.nsp, c.transport, c.user_agent, c.address};
+  std::size_t total = 0;
+  for (auto f : fields) total += f.size();
+  data_.reserve(total);
+  for (std::size_t i = 0; i < std::size(fields); ++i) {
+    data_.append(fields[i]);
+    if (i < ends_.size()) ends_[i] = static_cast<std::uint32_t>(data_.size());
+  }
+}
+
+ConnectionInfo PresenceTracker::PackedConnection::unpack() const {
+  ConnectionInfo c;
+  c.socket_id = field(0);
+  c.nsp = field(1);
+  c.transport = field(2);
+  c.user_agent = field(3);
+  c.address = field(4);
+  c.since_ms = since_ms_;
+  return c;
+}
+
+void PresenceTracker::on_connected(User user, const ConnectionInfo& info) {
   bool became_online = false;
   std::string id = user.id;
   {
@@ -138,11 +160,11 @@ void PresenceTracker::on_connected(User user, ConnectionInfo info) {
     auto& s = users_[id];
     s.identity = std::move(user);
     auto c = std::find_if(s.connections.begin(), s.connections.end(),
-                          [&](const ConnectionInfo& x) { return x.socket_id == info.socket_id; });
+                          [&](const PackedConnection& x) { return x.socket_id() == info.socket_id; });
     if (c != s.connections.end()) {
-      *c = std::move(info);
+      *c = PackedConnection(info);
     } else {
-      s.connections.push_back(std::move(info));
+      s.connections.emplace_back(info);
     }
     if (s.grace) s.grace.reset();  // back within the grace period: no events
     if (!s.online) {
@@ -159,7 +181,7 @@ void PresenceTracker::on_disconnected(const std::string& user, const std::string
   auto it = users_.find(user);
   if (it == users_.end()) return;
   auto& s = it->second;
-  std::erase_if(s.connections, [&](const ConnectionInfo& c) { return c.socket_id == socket_id; });
+  std::erase_if(s.connections, [&](const PackedConnection& c) { return c.socket_id() == socket_id; });
   if (s.connections.empty()) s.connections.shrink_to_fit();
   if (s.connections.empty() && s.online && !s.grace) start_grace(user, s);
 }
@@ -266,7 +288,8 @@ UserPresence PresenceTracker::snapshot(const UserState& s) const {
   p.online = s.online;
   p.seq = s.seq;
   p.since_ms = s.since_ms;
-  p.connections = s.connections;  // already in connection order
+  p.connections.reserve(s.connections.size());
+  for (const auto& c : s.connections) p.connections.push_back(c.unpack());  // in connection order
   return p;
 }
 

@@ -21,13 +21,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -75,9 +78,29 @@ class PresenceTracker final : public Presence {
   std::size_t online_count_impl() const;
 
  private:
+  // A connection's details kept in one buffer (its five strings end to
+  // end): a user online keeps one per connection, so it stays small.
+  class PackedConnection {
+   public:
+    explicit PackedConnection(const ConnectionInfo& c);
+    std::string_view socket_id() const noexcept { return field(0); }
+    ConnectionInfo unpack() const;
+
+   private:
+    // Field i of the five (socket id, nsp, transport, user agent, address).
+    std::string_view field(std::size_t i) const noexcept {
+      std::size_t begin = i == 0 ? 0 : ends_[i - 1];
+      std::size_t end = i < ends_.size() ? ends_[i] : data_.size();
+      return std::string_view(data_).substr(begin, end - begin);
+    }
+    std::string data_;
+    std::array<std::uint32_t, 4> ends_{};  // where the first four fields end
+    std::int64_t since_ms_ = 0;
+  };
+
   struct UserState {
     User identity;
-    std::vector<ConnectionInfo> connections;  // in connection order (a user has few)
+    std::vector<PackedConnection> connections;  // in connection order (a user has few)
     bool online = false;
     std::uint64_t seq = 0;
     std::int64_t since_ms = 0;
@@ -93,7 +116,7 @@ class PresenceTracker final : public Presence {
   void drain();
   // Stores the transitions made since the last commit, then announces them.
   void commit();
-  void on_connected(User user, ConnectionInfo info);
+  void on_connected(User user, const ConnectionInfo& info);
   void on_disconnected(const std::string& user, const std::string& socket_id);
   void start_grace(const std::string& user, UserState& state);
   void on_grace_expired(const std::string& user);

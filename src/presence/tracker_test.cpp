@@ -91,6 +91,31 @@ TEST(PresenceTracker, SeveralTabsGiveOneOnlineAndOneOfflineAfterTheGrace) {
   EXPECT_EQ(rec.org_events, (std::vector<std::string>{"acme:alice:online", "acme:alice:offline"}));
 }
 
+TEST(PresenceTracker, ConnectionDetailsComeBackAsGivenInConnectionOrder) {
+  Recorder rec;
+  auto t = make_tracker(rec, 100ms);
+  User carol{"carol", "", {}};
+  ConnectionInfo a{"sock-a", "/chat", "polling", std::string(3000, 'u'), "::ffff:10.0.0.7", 17};
+  ConnectionInfo b{"sock-b", "/", "websocket", "", "", 18};  // empty fields too
+  ConnectionInfo a2 = a;
+  a2.transport = "websocket";  // the same socket again replaces its details
+  t->connected(carol, a);
+  t->connected(carol, b);
+  t->connected(carol, a2);
+  drain(*t);
+  auto p = t->get_impl("carol");
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->connections.size(), 2u);
+  for (const auto& [got, want] : {std::pair{p->connections[0], a2}, std::pair{p->connections[1], b}}) {
+    EXPECT_EQ(got.socket_id, want.socket_id);
+    EXPECT_EQ(got.nsp, want.nsp);
+    EXPECT_EQ(got.transport, want.transport);
+    EXPECT_EQ(got.user_agent, want.user_agent);
+    EXPECT_EQ(got.address, want.address);
+    EXPECT_EQ(got.since_ms, want.since_ms);
+  }
+}
+
 TEST(PresenceTracker, ReconnectWithinTheGraceProducesNoEvents) {
   Recorder rec;
   auto t = make_tracker(rec, 300ms);

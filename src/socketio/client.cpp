@@ -48,16 +48,13 @@ void Client::on_message(std::string_view data, bool binary) {
   try {
     if (binary) {
       if (!partial_) return fail("binary message without a packet header");
-      partial_bins_.push_back(std::make_shared<const std::string>(data));
-      if (partial_bins_.size() < partial_->attachments) return;
-      if (!socketio::placeholders_valid(partial_->data, partial_->attachments)) {
+      partial_->bins.push_back(std::make_shared<const std::string>(data));
+      if (partial_->bins.size() < partial_->packet.attachments) return;
+      if (!socketio::placeholders_valid(partial_->packet.data, partial_->packet.attachments)) {
         return fail("placeholders do not match the attachments");
       }
-      auto p = std::move(*partial_);
-      partial_.reset();
-      auto bins = std::move(partial_bins_);
-      partial_bins_.clear();
-      dispatch(std::move(p), std::move(bins));
+      auto done = std::move(partial_);
+      dispatch(std::move(done->packet), std::move(done->bins));
       return;
     }
     if (partial_) return fail("text packet while waiting for binary attachments");
@@ -66,7 +63,7 @@ void Client::on_message(std::string_view data, bool binary) {
     if (err != socketio::DecodeError::none) return fail(socketio::to_string(err));
     if ((p.type == PacketType::binary_event || p.type == PacketType::binary_ack) &&
         p.attachments > 0) {
-      partial_ = std::move(p);
+      partial_ = std::make_unique<Partial>(Partial{std::move(p), {}});
       return;
     }
     dispatch(std::move(p), {});

@@ -173,8 +173,12 @@ class Client final : public engineio::SessionHandler {
     std::erase(connecting_, nsp);
     if (connecting_.empty()) connecting_.shrink_to_fit();  // kept for the connection's life otherwise
   }
-  std::optional<socketio::Packet> partial_;  // binary packet awaiting attachments
-  std::vector<Bytes> partial_bins_;
+  // A binary packet awaiting its attachments (allocated only then).
+  struct Partial {
+    socketio::Packet packet;
+    std::vector<Bytes> bins;
+  };
+  std::unique_ptr<Partial> partial_;
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 
