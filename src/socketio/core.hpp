@@ -112,8 +112,17 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
   // connection keeps them for its whole life (hash maps cost ~100 bytes a node).
   std::vector<std::string> rooms_;  // without the socket's own id
   std::vector<std::pair<std::string, EventHandler>> handlers_;
-  std::vector<AnyHandler> any_handlers_;
-  std::vector<DisconnectHandler> disconnect_handlers_;
+  // Catch-all and disconnect listeners: most sockets have none, so they
+  // live in a block allocated by the first one.
+  struct Listeners {
+    std::vector<AnyHandler> any;
+    std::vector<DisconnectHandler> disconnect;
+  };
+  std::unique_ptr<Listeners> listeners_;
+  Listeners& listeners() {
+    if (!listeners_) listeners_ = std::make_unique<Listeners>();
+    return *listeners_;
+  }
   struct PendingAck {
     AckCallback cb;
     std::unique_ptr<boost::asio::steady_timer> timer;

@@ -58,8 +58,9 @@ void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachment
       }
       auto self = shared_from_this();
       // As Node: catch-all listeners see every event, before its handler.
-      for (std::size_t i = 0; i < any_handlers_.size() && connected_; ++i) {
-        any_handlers_[i](event, args, ack);
+      if (listeners_) {
+        auto& any = listeners_->any;
+        for (std::size_t i = 0; i < any.size() && connected_; ++i) any[i](event, args, ack);
       }
       auto it = std::find_if(handlers_.begin(), handlers_.end(),
                              [&](const auto& h) { return h.first == event; });
@@ -111,7 +112,9 @@ void SocketImpl::on_close(const std::string& reason) {
     pending.cb(std::make_error_code(std::errc::not_connected), {});
   }
   if (user_ && nsp_.server.presence) nsp_.server.presence->disconnected(user_->id, id_);
-  for (const auto& h : disconnect_handlers_) h(*this, reason);
+  if (listeners_) {
+    for (const auto& h : listeners_->disconnect) h(*this, reason);
+  }
   for (const auto& h : nsp_.server.disconnect_handlers) h(*this, reason);
   client_->remove(*this);
   client_ = nullptr;
@@ -179,10 +182,10 @@ void Socket::on(std::string event, EventHandler handler) {
   handlers.emplace_back(std::move(event), std::move(handler));
 }
 
-void Socket::on_any(AnyHandler handler) { impl(*this).any_handlers_.push_back(std::move(handler)); }
+void Socket::on_any(AnyHandler handler) { impl(*this).listeners().any.push_back(std::move(handler)); }
 
 void Socket::on_disconnect(DisconnectHandler handler) {
-  impl(*this).disconnect_handlers_.push_back(std::move(handler));
+  impl(*this).listeners().disconnect.push_back(std::move(handler));
 }
 
 void Socket::emit(std::string_view event, Args args, EmitOptions opts) {
