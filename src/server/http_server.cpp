@@ -128,6 +128,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   tcp::acceptor acceptor;
   tcp protocol = tcp::v4();  // of the listening socket, hence of every accepted one
   asio::steady_timer backoff;  // accept failed for want of descriptors or memory
+  bool accept_starved = false;  // ... and has not succeeded since
   std::atomic<std::uint16_t> port{0};
   std::size_t next_loop = 0;
 
@@ -494,7 +495,9 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       if (tag && *tag < loops.size() && *tag != loop.index) {
         Loop& owner = *loops[*tag];
         stream.expires_never();
-        UniqueFd fd(stream.release_socket().release());
+        boost::system::error_code ec;
+        UniqueFd fd(stream.release_socket().release(ec));
+        if (ec) co_return;
         asio::post(owner.ioc, [self = shared_from_this(), &owner, fd = std::move(fd),
                                peer = std::move(peer), buf = std::move(buffer),
                                p = std::move(parser)]() mutable {
@@ -579,8 +582,12 @@ void HttpServer::State::accept_some() {
       const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return wait_accept();
       if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        // Out of descriptors or memory: back off instead of spinning.
-        spdlog::warn("accept failed: {}; retrying in 100 ms", std::strerror(err));
+        // Out of descriptors or memory: back off instead of spinning, and
+        // say so once per episode, not every 100 ms.
+        if (!accept_starved) {
+          spdlog::warn("accept failed: {}; retrying in 100 ms", std::strerror(err));
+          accept_starved = true;
+        }
         backoff.expires_after(std::chrono::milliseconds(100));
         backoff.async_wait([self](boost::system::error_code ec) {
           if (!ec && self->acceptor.is_open()) self->accept_some();
@@ -592,6 +599,10 @@ void HttpServer::State::accept_some() {
         return;
       }
       continue;  // that connection failed before it was accepted (ECONNABORTED, ...)
+    }
+    if (accept_starved) {
+      spdlog::warn("accepting connections again");
+      accept_starved = false;
     }
     UniqueFd conn(fd);
     std::string peer = peer_address(addr, len);

@@ -74,10 +74,16 @@ function appendCapped(current, chunk) {
  *   kill()    SIGKILL (or another signal) without the checks of stop(), for crash tests.
  *   output()  the captured stdout/stderr (tail) for diagnostics.
  */
-export async function startServer({ bin = "rollcall-interop-server", args = [], readyMs = READY_MS } = {}) {
+export async function startServer({ bin = "rollcall-interop-server", args = [], readyMs = READY_MS, nofile } = {}) {
   const file = binPath(bin);
   const argv = ["--listen", "127.0.0.1:0", ...args];
-  const proc = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  // `nofile`: the server's open-file limit (RLIMIT_NOFILE), set by a shell
+  // that then becomes the server.
+  const proc = nofile
+    ? spawn("/bin/sh", ["-c", `ulimit -n ${Number(nofile)} && exec "$0" "$@"`, file, ...argv], {
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+    : spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
   live.add(proc);
 
   let stdout = "";
