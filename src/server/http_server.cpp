@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -53,6 +54,7 @@ constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr std::size_t kHeaderLimit = 16 * 1024;
 constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
 constexpr int kAcceptBatch = 64;  // connections accepted per turn of loop 0
+constexpr int kShedBatch = 1024;  // connections closed per turn when out of descriptors
 
 using Parser = http::request_parser<http::string_body>;
 using Request = http::request<http::string_body>;
@@ -129,6 +131,12 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   tcp protocol = tcp::v4();  // of the listening socket, hence of every accepted one
   asio::steady_timer backoff;  // accept failed for want of descriptors or memory
   bool accept_starved = false;  // ... and has not succeeded since
+  std::size_t shed = 0;         // connections closed unanswered meanwhile
+  // Two descriptors held in reserve for when the process runs out: freed,
+  // they let it log and accept-and-close the connections waiting (libuv's
+  // trick, so clients fail fast and retry instead of hanging in the
+  // backlog), then they are taken again.
+  std::array<UniqueFd, 2> spare;
   std::atomic<std::uint16_t> port{0};
   std::size_t next_loop = 0;
 
@@ -145,6 +153,8 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   // batch of connections and hand them to the loops round-robin.
   void wait_accept();
   void accept_some();
+  void out_of_descriptors(int err);
+  void reserve_descriptors();
   // A new connection on its loop: the fast path for a plain WebSocket
   // handshake, else the general HTTP path.
   void accepted(Loop& loop, UniqueFd fd, std::string peer);
@@ -582,16 +592,7 @@ void HttpServer::State::accept_some() {
       const int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return wait_accept();
       if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-        // Out of descriptors or memory: back off instead of spinning, and
-        // say so once per episode, not every 100 ms.
-        if (!accept_starved) {
-          spdlog::warn("accept failed: {}; retrying in 100 ms", std::strerror(err));
-          accept_starved = true;
-        }
-        backoff.expires_after(std::chrono::milliseconds(100));
-        backoff.async_wait([self](boost::system::error_code ec) {
-          if (!ec && self->acceptor.is_open()) self->accept_some();
-        });
+        out_of_descriptors(err);
         return;
       }
       if (err == EBADF || err == EINVAL || err == ENOTSOCK || err == EFAULT) {
@@ -601,8 +602,9 @@ void HttpServer::State::accept_some() {
       continue;  // that connection failed before it was accepted (ECONNABORTED, ...)
     }
     if (accept_starved) {
-      spdlog::warn("accepting connections again");
+      spdlog::warn("accepting connections again ({} closed unanswered meanwhile)", shed);
       accept_starved = false;
+      shed = 0;
     }
     UniqueFd conn(fd);
     std::string peer = peer_address(addr, len);
@@ -623,7 +625,36 @@ void HttpServer::State::accept_some() {
   });
 }
 
+void HttpServer::State::out_of_descriptors(int err) {
+  for (auto& fd : spare) fd.reset();
+  if (!accept_starved) {  // once per episode, not every 100 ms
+    spdlog::warn("accept failed: {}; closing new connections at once, retrying every 100 ms",
+                 std::strerror(err));
+    accept_starved = true;
+  }
+  if (err == EMFILE || err == ENFILE) {
+    for (int i = 0; i < kShedBatch; ++i) {
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) break;  // EAGAIN: the backlog is empty (or still no descriptor)
+      ::close(fd);
+      ++shed;
+    }
+  }
+  reserve_descriptors();
+  backoff.expires_after(std::chrono::milliseconds(100));
+  backoff.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec && self->acceptor.is_open()) self->accept_some();
+  });
+}
+
+void HttpServer::State::reserve_descriptors() {
+  for (auto& fd : spare) {
+    if (!fd) fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+}
+
 void HttpServer::State::accepted(Loop& loop, UniqueFd fd, std::string peer) {
+  if (loop.stopping) return;  // accepted just before the shutdown: closed unanswered
   // TCP_DEFER_ACCEPT: the request is usually there already.
   auto& rb = loop.read_buffer;
   ssize_t n = ::recv(fd.get(), rb.data(), rb.size(), 0);
@@ -717,6 +748,7 @@ void HttpServer::listen(const std::string& host, std::uint16_t port) {
   acc.listen(asio::socket_base::max_listen_connections);
   state_->port = acc.local_endpoint().port();
   state_->protocol = ep.protocol();
+  state_->reserve_descriptors();
   state_->wait_accept();
 }
 
