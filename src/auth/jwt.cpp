@@ -1,4 +1,5 @@
 #include "auth/jwt.hpp"
+#include "common/c_handle.hpp"
 
 #include "auth/encoding.hpp"
 
@@ -43,18 +44,9 @@ class JwtCategory final : public std::error_category {
   }
 };
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using PkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
+using MdCtxPtr = CHandle<EVP_MD_CTX, EVP_MD_CTX_free>;
+using BioPtr = CHandle<BIO, BIO_free>;
 
 constexpr std::size_t kHs256Size = 32;
 constexpr int kMinRsaBits = 2048;

@@ -1,4 +1,5 @@
 #include "auth/jwt.hpp"
+#include "common/c_handle.hpp"
 
 #include "auth/encoding.hpp"
 
@@ -23,19 +24,10 @@ namespace json = boost::json;
 constexpr std::int64_t kNow = 1'700'000'000;
 const std::string kSecret = "test-secret-0123456789abcdef";
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+using PkeyPtr = CHandle<EVP_PKEY, EVP_PKEY_free>;
 
 std::string public_pem(EVP_PKEY* key) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new(BIO_s_mem()));
+  CHandle<BIO, BIO_free> bio(BIO_new(BIO_s_mem()));
   EXPECT_EQ(PEM_write_bio_PUBKEY(bio.get(), key), 1);
   char* data = nullptr;
   const long len = BIO_get_mem_data(bio.get(), &data);
@@ -43,7 +35,7 @@ std::string public_pem(EVP_PKEY* key) {
 }
 
 std::string rs256_sign(EVP_PKEY* key, std::string_view data) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   EXPECT_EQ(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key), 1);
   std::size_t len = 0;
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());

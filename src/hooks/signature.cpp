@@ -1,4 +1,5 @@
 #include "hooks/signature.hpp"
+#include "common/c_handle.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -12,20 +13,13 @@ namespace rollcall::hooks {
 
 namespace {
 
-struct MacDeleter {
-  void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
-};
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
-};
-
 // HMAC-SHA256 keyed once per thread and secret: OpenSSL 3 looks algorithms
 // up by name (under a lock) on every one-shot HMAC() call; a keyed context
 // is only reset between messages.
 class Hmac {
  public:
   explicit Hmac(std::string_view secret) : secret_(secret) {
-    static const std::unique_ptr<EVP_MAC, MacDeleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    static const CHandle<EVP_MAC, EVP_MAC_free> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
     if (!mac) throw std::runtime_error("OpenSSL: no HMAC");
     ctx_.reset(EVP_MAC_CTX_new(mac.get()));
     char digest[] = "SHA256";
@@ -56,7 +50,7 @@ class Hmac {
 
  private:
   std::string secret_;
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx_;
+  CHandle<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // believed online, the sequence counter, the webhook outbox and the dead
 // letters. Only live users and undelivered events are kept.
 #include "presence/store.hpp"
+#include "common/c_handle.hpp"
 #include "common/clock.hpp"
 
 #include <boost/json/array.hpp>
@@ -22,12 +23,6 @@ namespace rollcall {
 
 namespace {
 
-struct DbClose {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
 // A cached statement on loan: reset (and its bindings cleared) when returned.
 struct StmtReset {
   void operator()(sqlite3_stmt* s) const noexcept {
@@ -35,8 +30,8 @@ struct StmtReset {
     sqlite3_clear_bindings(s);
   }
 };
-using Db = std::unique_ptr<sqlite3, DbClose>;
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalize>;
+using Db = CHandle<sqlite3, sqlite3_close_v2>;
+using Stmt = CHandle<sqlite3_stmt, sqlite3_finalize>;
 using StmtLoan = std::unique_ptr<sqlite3_stmt, StmtReset>;
 
 constexpr std::size_t kDeadLetterKeep = 10000;

@@ -1,4 +1,5 @@
 #include "redis/reply_parser.hpp"
+#include "common/c_handle.hpp"
 
 #include "redis/error.hpp"
 
@@ -14,10 +15,6 @@ namespace rollcall::redis {
 namespace {
 
 constexpr std::size_t kMaxCommandBytes = 512 * 1024 * 1024;
-
-struct CommandDeleter {
-  void operator()(char* p) const noexcept { redisFreeCommand(p); }
-};
 
 }  // namespace
 
@@ -36,7 +33,7 @@ bool encode_command(const std::vector<std::string>& argv, std::string& out) {
   if (total > kMaxCommandBytes) return false;
   char* raw = nullptr;
   const int len = redisFormatCommandArgv(&raw, static_cast<int>(argv.size()), ptrs.data(), lens.data());
-  const std::unique_ptr<char, CommandDeleter> cmd(raw);
+  const CHandle<char, redisFreeCommand> cmd(raw);
   if (len < 0 || cmd == nullptr) return false;
   out.append(cmd.get(), static_cast<std::size_t>(len));
   return true;

@@ -1,4 +1,5 @@
 #include "ws/frame.hpp"
+#include "common/c_handle.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
@@ -210,21 +211,12 @@ bool valid_utf8(std::string_view s) noexcept {
   return true;
 }
 
-namespace {
-struct MdDeleter {
-  void operator()(EVP_MD* m) const noexcept { EVP_MD_free(m); }
-};
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
-};
-}  // namespace
-
 std::string accept_key(std::string_view client_key) {
   static constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   // SHA-1 fetched once and one context per thread: the one-shot SHA1() of
   // OpenSSL 3 looks the algorithm up by name on every call.
-  static const std::unique_ptr<EVP_MD, MdDeleter> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
-  thread_local const std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  static const CHandle<EVP_MD, EVP_MD_free> sha1(EVP_MD_fetch(nullptr, "SHA1", nullptr));
+  thread_local const CHandle<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
   if (!sha1 || !ctx || !EVP_DigestInit_ex2(ctx.get(), sha1.get(), nullptr) ||
