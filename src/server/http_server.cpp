@@ -158,6 +158,7 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   // A new connection on its loop: the fast path for a plain WebSocket
   // handshake, else the general HTTP path.
   void accepted(Loop& loop, UniqueFd fd, std::string peer);
+  void first_read(Loop& loop, UniqueFd fd, std::string peer);
   bool open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd, std::string& peer,
                            std::string_view leftover);
   // The general HTTP path (Beast, one coroutine per connection). `buffer`
@@ -655,6 +656,16 @@ void HttpServer::State::reserve_descriptors() {
 
 void HttpServer::State::accepted(Loop& loop, UniqueFd fd, std::string peer) {
   if (loop.stopping) return;  // accepted just before the shutdown: closed unanswered
+  // A bug must cost this connection only, not the acceptor (which runs
+  // this inline for loop 0).
+  try {
+    first_read(loop, std::move(fd), std::move(peer));
+  } catch (const std::exception& e) {
+    spdlog::error("http: new connection dropped: {}", e.what());
+  }
+}
+
+void HttpServer::State::first_read(Loop& loop, UniqueFd fd, std::string peer) {
   // TCP_DEFER_ACCEPT: the request is usually there already.
   auto& rb = loop.read_buffer;
   ssize_t n = ::recv(fd.get(), rb.data(), rb.size(), 0);
