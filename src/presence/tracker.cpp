@@ -76,6 +76,7 @@ void PresenceTracker::stop() {
   asio::post(ioc_, [this] {
     if (sender_) sender_->stop();
     group_timer_.cancel();  // notices still queued die with the connections they describe
+    commit_scheduled_ = false;
     std::lock_guard lock(mutex_);
     for (auto& [id, s] : users_) s.grace.reset();
   });
@@ -103,14 +104,20 @@ void PresenceTracker::enqueue(Notice n) {
     inbox_.push_back(std::move(n));
   }
   // Only the first notice of a group wakes the presence thread.
-  if (first) {
-    asio::post(ioc_, [this] {
-      group_timer_.expires_after(kGroupWindow);
-      group_timer_.async_wait([this](boost::system::error_code ec) {
-        if (!ec) drain();
-      });
-    });
-  }
+  if (first) asio::post(ioc_, [this] { schedule_commit(); });
+}
+
+void PresenceTracker::schedule_commit() {
+  if (commit_scheduled_) return;
+  commit_scheduled_ = true;
+  const auto due = std::max(std::chrono::steady_clock::now() + kGroupWindow,
+                            last_commit_ + kCommitInterval);
+  group_timer_.expires_at(due);
+  group_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // stopped
+    commit_scheduled_ = false;
+    drain();
+  });
 }
 
 void PresenceTracker::drain() {
@@ -212,7 +219,7 @@ void PresenceTracker::on_grace_expired(const std::string& user) {
     s.online = false;
   }
   transition(user, false);
-  commit();
+  schedule_commit();  // graces that end together share a commit too
 }
 
 void PresenceTracker::transition(const std::string& user, bool online) {
@@ -237,6 +244,7 @@ void PresenceTracker::transition(const std::string& user, bool online) {
 
 void PresenceTracker::commit() {
   if (uncommitted_.empty()) return;
+  last_commit_ = std::chrono::steady_clock::now();
   auto batch = std::move(uncommitted_);
   uncommitted_.clear();
   // Stored before anyone hears of it.

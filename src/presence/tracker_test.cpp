@@ -180,8 +180,10 @@ class CountingStore final : public PresenceStore {
   bool record(const std::vector<Transition>& batch, bool enqueue) override {
     ++commits;
     transitions += batch.size();
+    times.push_back(std::chrono::steady_clock::now());  // presence thread only
     return inner_->record(batch, enqueue);
   }
+  std::vector<std::chrono::steady_clock::time_point> times;
   hooks::Outbox& outbox() override { return inner_->outbox(); }
   std::atomic<int> commits{0};
   std::atomic<std::size_t> transitions{0};
@@ -202,6 +204,28 @@ TEST(PresenceTracker, ConnectsArrivingTogetherShareOneCommitAndAllAreAnnounced) 
   EXPECT_LT(store->commits.load(), kUsers / 4);
   for (int i = 0; i < kUsers; ++i) EXPECT_TRUE(t->is_online_impl("g" + std::to_string(i)));
   t->stop();
+}
+
+TEST(PresenceTracker, UnderAStreamOfConnectsCommitsAreAtLeastTheCommitIntervalApart) {
+  Recorder rec;
+  auto store = std::make_shared<CountingStore>();
+  auto t = make_tracker(rec, 100ms, store);
+  // A connect every 2 ms for about 300 ms (the pause spreads the load over
+  // time; nothing waits on it).
+  constexpr int kUsers = 150;
+  for (int i = 0; i < kUsers; ++i) {
+    t->connected(User{"r" + std::to_string(i), "", {}}, conn("s" + std::to_string(i)));
+    std::this_thread::sleep_for(2ms);
+  }
+  ASSERT_TRUE(rec.wait_for_count(kUsers));
+  ASSERT_TRUE(t->run_on_thread([] {}, 5s));
+  t->stop();
+  EXPECT_EQ(store->transitions.load(), static_cast<std::size_t>(kUsers));
+  const auto& times = store->times;
+  ASSERT_GE(times.size(), 2u);
+  for (std::size_t i = 1; i < times.size(); ++i) {
+    EXPECT_GE(times[i] - times[i - 1], PresenceTracker::kCommitInterval) << "commit " << i;
+  }
 }
 
 TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {
