@@ -114,6 +114,14 @@ const SCENARIOS = [
     quick: { scenario: "echo", clients: 50, warmup: 1, duration: 4 },
   },
   {
+    name: "polling-echo",
+    kind: "echo",
+    about: "echo with ack over HTTP long-polling: 100 clients, one echo outstanding each",
+    floor: false,
+    full: { scenario: "polling-echo", clients: 100, warmup: 5, duration: 20 },
+    quick: { scenario: "polling-echo", clients: 50, warmup: 1, duration: 4 },
+  },
+  {
     name: "idle-10k",
     kind: "idle",
     about: "idle: 10,000 connections; RSS per connection, CPU per heartbeat over 50 s",
