@@ -4,6 +4,7 @@
 #include "engineio/packet.hpp"
 #include "engineio/session.hpp"
 #include "server/loop.hpp"
+#include "server/http_request.hpp"
 #include "server/ws_connection.hpp"
 #include "common/unique_fd.hpp"
 #include "ws/frame.hpp"
@@ -26,7 +27,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
@@ -47,6 +47,11 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using engineio::HttpError;
+using request::Query;
+using request::has_token;
+using request::is_websocket_upgrade;
+using request::parse_target;
+using request::websocket_key;
 
 namespace {
 
@@ -61,31 +66,6 @@ using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// True if the comma-separated header value contains `token` (case-insensitive).
-bool has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    auto part = value.substr(0, comma);
-    while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-    while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-    if (iequals(part, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // The client's IP address as Asio prints it (IPv4-mapped IPv6 stays as is).
 std::string peer_address(const sockaddr_storage& addr, socklen_t len) {
   tcp::endpoint ep;
@@ -93,28 +73,6 @@ std::string peer_address(const sockaddr_storage& addr, socklen_t len) {
   std::memcpy(ep.data(), &addr, len);
   ep.resize(len);
   return ep.address().to_string();
-}
-
-struct Query {
-  std::string eio, transport, sid;
-  std::map<std::string, std::string> all;
-  std::string path;
-};
-
-std::optional<Query> parse_target(std::string_view target) {
-  auto r = boost::urls::parse_origin_form(target);
-  if (!r) return std::nullopt;
-  Query q;
-  q.path = std::string(r->path());
-  for (auto param : r->params()) {
-    std::string key = param.key;
-    std::string value = param.has_value ? std::string(param.value) : std::string();
-    if (key == "EIO") q.eio = value;
-    else if (key == "transport") q.transport = value;
-    else if (key == "sid") q.sid = value;
-    q.all.emplace(std::move(key), std::move(value));
-  }
-  return q;
 }
 
 }  // namespace
@@ -240,21 +198,6 @@ std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query&
   hs->issued = unix_ms();
   hs->xdomain = req.find(http::field::origin) != req.end();
   return hs;
-}
-
-bool is_websocket_upgrade(const Request& req) {
-  auto up = req.find(http::field::upgrade);
-  auto conn = req.find(http::field::connection);
-  return req.method() == http::verb::get && up != req.end() && conn != req.end() &&
-         has_token(up->value(), "websocket") && has_token(conn->value(), "upgrade");
-}
-
-// The key of a WebSocket handshake that can be accepted: a key and version 13.
-std::optional<std::string_view> websocket_key(const Request& req) {
-  auto k = req.find(http::field::sec_websocket_key);
-  auto v = req.find(http::field::sec_websocket_version);
-  if (k == req.end() || v == req.end() || v->value() != "13") return std::nullopt;
-  return std::string_view(k->value().data(), k->value().size());
 }
 
 // The 101 response: the first bytes of the connection's first write
