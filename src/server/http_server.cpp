@@ -48,7 +48,7 @@ using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using engineio::HttpError;
 using request::Query;
-using request::has_token;
+using request::Request;
 using request::is_websocket_upgrade;
 using request::parse_target;
 using request::websocket_key;
@@ -62,7 +62,6 @@ constexpr int kAcceptBatch = 64;  // connections accepted per turn of loop 0
 constexpr int kShedBatch = 1024;  // connections closed per turn when out of descriptors
 
 using Parser = http::request_parser<http::string_body>;
-using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
@@ -645,7 +644,7 @@ void HttpServer::State::first_read(Loop& loop, UniqueFd fd, std::string peer) {
 // of an existing session, errors, other routes) returns false.
 bool HttpServer::State::open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd,
                                             std::string& peer, std::string_view leftover) {
-  if (req.method() != http::verb::get || !is_websocket_upgrade(req)) return false;
+  if (!is_websocket_upgrade(req)) return false;  // a GET with the upgrade headers
   auto query = parse_target(req.target());
   if (!query || !query->sid.empty() || query->eio != "4" || query->transport != "websocket") {
     return false;

@@ -41,7 +41,8 @@ describe(`descriptor exhaustion (server limited to ${NOFILE} open files)`, () =>
   });
 
   it("out of descriptors, new connections are closed at once with one warning; clients connect again later", async () => {
-    const used = fs.readdirSync(`/proc/${server.proc.pid}/fd`).length;
+    const fds = () => fs.readdirSync(`/proc/${server.proc.pid}/fd`).length;
+    const used = fds();
     assert.ok(used < NOFILE - 8, `the server already uses ${used} descriptors`);
     // More half-open requests than the server has descriptors left: the
     // extra ones are accepted and closed at once, not left in the backlog.
@@ -58,7 +59,6 @@ describe(`descriptor exhaustion (server limited to ${NOFILE} open files)`, () =>
       h.destroy();
     }
     // Until the server has seen those go, a new connection would be closed too.
-    const fds = () => fs.readdirSync(`/proc/${server.proc.pid}/fd`).length;
     await pollUntil(fds, (n) => n <= used, { what: `the server back to ${used} descriptors` });
     const socket = await connect(server.url, { transports: ["websocket"] });
     assert.deepEqual(await ack(socket, "echo", "after"), ["after"]);
