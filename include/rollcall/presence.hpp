@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rollcall {
@@ -17,13 +18,23 @@ struct OrgRole {
 };
 
 // Who a socket belongs to. Set it in a middleware (Socket::set_user); the
-// socket then joins user:<id>, org:<org> and org:<org>:role:<role> and counts
-// towards the user's presence.
+// socket then joins user:<id>, org:<org> and org:<org>:role:<role> (built
+// by the functions below) and counts towards the user's presence.
 struct User {
   std::string id;
   std::string name;
   std::vector<OrgRole> orgs;
 };
+
+// The rooms of an identity. Every id and role goes through escape_room_part
+// ('%' -> "%25", ':' -> "%3A"), so the parts of a name never contain ':'
+// and no identity can produce another one's room: the org
+// "acme:role:admin" gets "org:acme%3Arole%3Aadmin", not acme's admin room.
+// Ids without '%' or ':' appear unchanged. docs/presence.md, "Rooms".
+std::string escape_room_part(std::string_view part);
+std::string user_room(std::string_view user);
+std::string org_room(std::string_view org);
+std::string org_role_room(std::string_view org, std::string_view role);
 
 struct ConnectionInfo {
   std::string socket_id;

@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace rollcall {
@@ -58,12 +59,23 @@ struct ServerOptions {
   Millis upgrade_timeout{10000};
   Millis connect_timeout{45000};  // Engine.IO session without a namespace is closed
   std::size_t max_payload = 1000000;  // max bytes of one client message / POST body
+  // Largest request body of an application route (add_http_route): a
+  // larger Content-Length (or a chunked body growing past it) is answered
+  // 413 without calling the handler (docs/deployment.md, "HTTP limits").
+  std::size_t max_http_body = 64 * 1024;
   bool allow_polling = true;
   bool allow_websocket = true;
   std::size_t max_attachments = 10;
-  // Per-connection outgoing queue limit. Volatile packets are dropped first
-  // when a consumer is behind; past this limit the connection is closed.
+  // Per-connection outgoing queue limit (messages and control frames).
+  // Volatile packets are dropped first when a consumer is behind; past
+  // this limit the connection is closed.
   std::size_t max_write_queue_bytes = 4 * 1024 * 1024;
+  // Until a client has connected to a namespace (passed the middlewares),
+  // everything its connection holds, both ways, is limited to this, and
+  // all such connections together to max_unauthenticated_total. Past
+  // either, the connection is closed (docs/deployment.md, "Limits").
+  std::size_t max_unauthenticated_bytes = 64 * 1024;
+  std::size_t max_unauthenticated_total = 64 * 1024 * 1024;
   CorsOptions cors;
   RecoveryOptions recovery;
   // Per-user presence over the sockets that have a User (Socket::set_user).
@@ -82,6 +94,9 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // More header fields, e.g. {"Allow", "GET"} with a 405. (The `{}` keeps
+  // GCC's -Wmissing-field-initializers quiet where it is left out.)
+  std::vector<std::pair<std::string, std::string>> headers{};
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
@@ -290,9 +305,15 @@ class Server {
   // Presence of the users behind the sockets (see presence.hpp).
   Presence& presence();
 
-  // Serves `handler` for every request whose path starts with `prefix`
-  // (checked in the order added). Handlers run on a loop thread: keep them short.
-  void add_http_route(std::string prefix, HttpHandler handler);
+  // Serves `handler` for the requests to `route`, whatever their method
+  // (the handler answers 405 to those it does not take). A route ending in
+  // '/' ("/v1/") serves every path under it; any other ("/healthz") that
+  // exact path only, so "/healthzXYZ" and "/healthz/x" are not served by
+  // it. Paths are compared percent-decoded, without the query; the first
+  // route added that matches serves; no match answers 404. Bodies above
+  // ServerOptions::max_http_body are refused with 413 before the handler
+  // runs. Handlers run on a loop thread: keep them short.
+  void add_http_route(std::string route, HttpHandler handler);
 
   // A bare Engine.IO endpoint that echoes every message (text or binary);
   // used by the conformance mode. Uses its own heartbeat/payload options.

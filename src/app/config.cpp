@@ -182,6 +182,9 @@ void visit(C& c, V& v) {
   v.field("ping_interval_ms", c.server.ping_interval_ms, Range{1, max_timer_ms});
   v.field("ping_timeout_ms", c.server.ping_timeout_ms, Range{1, max_timer_ms});
   v.field("max_payload", c.server.max_payload, Range{1, max_payload_bytes});
+  v.field("max_write_queue_bytes", c.server.max_write_queue_bytes, Range{1024, std::int64_t{1} << 30});
+  v.field("max_unauthenticated_bytes", c.server.max_unauthenticated_bytes, Range{1024, std::int64_t{1} << 30});
+  v.field("max_unauthenticated_total", c.server.max_unauthenticated_total, Range{1024, std::int64_t{1} << 40});
   v.field("recovery_ms", c.server.recovery_ms, Range{0, max_timer_ms});
   v.field("connect_timeout_ms", c.server.connect_timeout_ms, Range{1, max_timer_ms});
   v.field("data_dir", c.server.data_dir, not_empty);
@@ -219,9 +222,11 @@ void visit(C& c, V& v) {
 
   v.section("api");
   v.field("key", c.api.key, check_api_key);
+  v.field("max_body", c.api.max_body, Range{1, max_payload_bytes});
 
   v.section("rooms");
   v.field("client_join", c.rooms.client_join, not_empty);
+  v.field("max_per_socket", c.rooms.max_per_socket, Range{1, 1000000});
 
   v.section("log");
   v.field("level", c.log.level, check_log_level);

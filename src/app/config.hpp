@@ -21,6 +21,9 @@ struct Config {
     bool cors_credentials = false;
     long ping_interval_ms = 25000, ping_timeout_ms = 20000;
     std::size_t max_payload = 1000000;
+    std::size_t max_write_queue_bytes = 4 << 20;
+    std::size_t max_unauthenticated_bytes = 64 << 10;
+    std::size_t max_unauthenticated_total = 64 << 20;
     long recovery_ms = 0;  // 0 = connection state recovery off
     long connect_timeout_ms = 45000;
     std::string data_dir = "/var/lib/rollcall";
@@ -55,9 +58,11 @@ struct Config {
   } store;
   struct Api {
     std::string key;  // empty = HTTP API off
+    std::size_t max_body = 64 << 10;  // largest request body the API reads; 413 above
   } api;
   struct Rooms {
     std::vector<std::string> client_join;  // glob patterns ('*' and '?') of rooms clients may join themselves
+    std::size_t max_per_socket = 1000;     // rooms a socket may join through room:join
   } rooms;
   struct Log {
     std::string level = "info";

@@ -93,6 +93,11 @@ TEST(Config, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.store.url, "");
     EXPECT_EQ(store_url(c), "sqlite:/var/lib/rollcall/rollcall.db");
     EXPECT_EQ(c.api.key, "");
+    EXPECT_EQ(c.api.max_body, 65536u);
+    EXPECT_EQ(c.server.max_write_queue_bytes, 4u << 20);
+    EXPECT_EQ(c.server.max_unauthenticated_bytes, 64u << 10);
+    EXPECT_EQ(c.server.max_unauthenticated_total, 64u << 20);
+    EXPECT_EQ(c.rooms.max_per_socket, 1000u);
     EXPECT_TRUE(c.rooms.client_join.empty());
     EXPECT_EQ(c.log.level, "info");
     EXPECT_NO_THROW(validate(c, "empty.toml"));
@@ -148,6 +153,7 @@ url = "sqlite:/tmp/presence.db"
 
 [api]
 key = "api-key-0123456789"
+max_body = 131072
 
 [rooms]
 client_join = ["public:*", "team-?"]
@@ -192,6 +198,7 @@ level = "debug"
   EXPECT_EQ(c.store.url, "sqlite:/tmp/presence.db");
   EXPECT_EQ(store_url(c), "sqlite:/tmp/presence.db");
   EXPECT_EQ(c.api.key, "api-key-0123456789");
+  EXPECT_EQ(c.api.max_body, 131072u);
   EXPECT_EQ(c.rooms.client_join, (std::vector<std::string>{"public:*", "team-?"}));
   EXPECT_EQ(c.log.level, "debug");
   EXPECT_NO_THROW(validate(c, "full.toml"));
@@ -376,6 +383,15 @@ TEST(ConfigErrors, ValuesOutOfRange) {
       {"[store]\nurl = \"sqlite:\"", "store.url: sqlite: needs a path"},
       {"[store]\nurl = \"/var/lib/x.db\"", "store.url: expected sqlite:PATH, got '/var/lib/x.db'"},
       {"[api]\nkey = \"short\"", "api.key: too short: 5 characters, at least 16 required"},
+      {"[api]\nmax_body = 0", "api.max_body: must be between 1 and 67108864, got 0"},
+      {"[server]\nmax_write_queue_bytes = 1023",
+       "server.max_write_queue_bytes: must be between 1024 and 1073741824, got 1023"},
+      {"[server]\nmax_unauthenticated_bytes = 0",
+       "server.max_unauthenticated_bytes: must be between 1024 and 1073741824, got 0"},
+      {"[server]\nmax_unauthenticated_total = 100",
+       "server.max_unauthenticated_total: must be between 1024 and 1099511627776, got 100"},
+      {"[rooms]\nmax_per_socket = 0", "rooms.max_per_socket: must be between 1 and 1000000, got 0"},
+      {"[api]\nmax_body = 67108865", "api.max_body: must be between 1 and 67108864, got 67108865"},
       {"[rooms]\nclient_join = [\"a*\", \"\"]", "rooms.client_join[1]: must not be empty"},
       {"[log]\nlevel = \"verbose\"", "log.level: must be one of trace, debug, info, warn, error, got 'verbose'"},
       {"[log]\nlevel = \"INFO\"", "log.level: must be one of trace, debug, info, warn, error, got 'INFO'"},

@@ -8,6 +8,7 @@
 #include "redis/redis_client.hpp"
 #include "server/loop.hpp"
 #include "socketio/core.hpp"
+#include "ws/frame.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <openssl/crypto.h>
@@ -71,7 +72,7 @@ json::object presence_json(const UserPresence& p, bool details) {
 }
 
 HttpResponse json_response(int status, const json::value& v) {
-  return HttpResponse{status, "application/json", json::serialize(v)};
+  return HttpResponse{.status = status, .body = json::serialize(v)};  // application/json
 }
 
 HttpResponse error_response(int status, std::string message) {
@@ -192,17 +193,39 @@ struct Daemon::State {
     return false;
   }
 
+  // The rooms `socket` joined through room:join (not its own id nor its
+  // identity rooms), and whether `room` is one of them.
+  struct ClientRooms {
+    std::size_t count = 0;
+    bool has_room = false;
+  };
+  static ClientRooms client_rooms(const Socket& socket, std::string_view room) {
+    ClientRooms out;
+    for (const auto& r : socket.rooms()) {
+      if (r == socket.id() || is_identity_room(r)) continue;
+      ++out.count;
+      out.has_room = out.has_room || r == room;
+    }
+    return out;
+  }
+
   void install_handlers(Socket& socket) {
     socket.on("room:join", [this, &socket](Args args, Ack ack) {
       std::string room = args.size() > 0 && args[0].is_string() ? std::string(args[0].as_string()) : "";
       json::object o;
-      if (may_join(room)) {
+      if (!may_join(room)) {
+        o["ok"] = false;
+        o["error"] = "forbidden: room '" + room + "' is not open to clients (rooms.client_join)";
+      } else if (auto joined = client_rooms(socket, room);
+                 joined.count >= config.rooms.max_per_socket && !joined.has_room) {
+        o["ok"] = false;
+        o["error"] = "too many rooms: this socket is in " + std::to_string(joined.count) +
+                     " rooms it joined, the limit is " +
+                     std::to_string(config.rooms.max_per_socket) + " (rooms.max_per_socket)";
+      } else {
         socket.join(room);
         o["ok"] = true;
         o["room"] = room;
-      } else {
-        o["ok"] = false;
-        o["error"] = "forbidden: room '" + room + "' is not open to clients (rooms.client_join)";
       }
       if (ack) ack(Args::of(o));
     });
@@ -259,11 +282,18 @@ struct Daemon::State {
         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
       return error_response(401, "missing or invalid API key (Authorization: Bearer <api.key>)");
     }
-    if (req.method != "GET") return error_response(405, "only GET is supported");
+    if (req.method != "GET") {
+      auto res = error_response(405, "only GET is supported");
+      res.headers.emplace_back("Allow", "GET");
+      return res;
+    }
+    // Ids come percent-decoded from the path or query: any bytes. They are
+    // echoed in the JSON, which must stay valid UTF-8.
     constexpr std::string_view users_prefix = "/v1/presence/users/";
     if (req.path.starts_with(users_prefix)) {
       std::string user = req.path.substr(users_prefix.size());
       if (user.empty()) return error_response(400, "missing user id");
+      if (!ws::valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
       if (auto p = server->presence().get(user)) return json_response(200, presence_json(*p, true));
       json::object o;
       o["user"] = user;
@@ -276,6 +306,7 @@ struct Daemon::State {
       if (org == req.query.end() || org->second.empty()) {
         return error_response(400, "missing query parameter 'org'");
       }
+      if (!ws::valid_utf8(org->second)) return error_response(400, "org is not valid UTF-8");
       json::array users;
       for (const auto& p : server->presence().online_in_org(org->second)) {
         users.push_back(presence_json(p, false));
@@ -325,6 +356,10 @@ ServerOptions server_options(const Config& c) {
   o.ping_timeout = Millis(c.server.ping_timeout_ms);
   o.connect_timeout = Millis(c.server.connect_timeout_ms);
   o.max_payload = c.server.max_payload;
+  o.max_http_body = c.api.max_body;
+  o.max_write_queue_bytes = c.server.max_write_queue_bytes;
+  o.max_unauthenticated_bytes = c.server.max_unauthenticated_bytes;
+  o.max_unauthenticated_total = c.server.max_unauthenticated_total;
   o.cors.origins = c.server.cors_origins;
   o.cors.credentials = c.server.cors_credentials;
   if (c.server.recovery_ms > 0) {
@@ -416,8 +451,13 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   server_->use([state](Socket& socket, Next next) { state->authenticate(socket, std::move(next)); });
   server_->on_connection([state](Socket& socket) { state->install_handlers(socket); });
   server_->add_http_route("/v1/", [state](const HttpRequest& req) { return state->api(req); });
-  server_->add_http_route("/healthz", [](const HttpRequest&) {
-    return HttpResponse{200, "application/json", R"({"status":"ok"})"};
+  server_->add_http_route("/healthz", [](const HttpRequest& req) {
+    if (req.method != "GET") {
+      return HttpResponse{.status = 405,
+                          .body = R"({"error":"only GET is supported"})",
+                          .headers = {{"Allow", "GET"}}};
+    }
+    return HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
   });
 }
 

@@ -11,6 +11,10 @@ namespace rollcall::engineio {
 
 namespace asio = boost::asio;
 
+namespace {
+constexpr std::size_t kTrimAfterBytes = 1 << 20;
+}  // namespace
+
 const char* message(HttpError e) noexcept {
   switch (e) {
     case HttpError::unknown_transport: return "Transport unknown";
@@ -36,9 +40,14 @@ Session::Session(Loop& loop, const Engine& engine, std::string sid, bool websock
       engine_(engine),
       sid_(std::move(sid)),
       handshake_(std::move(handshake)),
+      budget_(engine.options, engine.unauthenticated, sid_),
       websocket_(websocket) {}
 
-Session::~Session() = default;
+Session::~Session() {
+  // Runs after the connection's buffers are gone: a client that made us
+  // hold megabytes leaves them to the system, not to the heap's free lists.
+  if (budget_.peak() >= kTrimAfterBytes) loop_.trim_heap_soon();
+}
 
 std::string Session::open_packet() const {
   boost::json::object o;
@@ -97,26 +106,15 @@ bool Session::send(const Frame& f, bool volatile_) {
   if (closed_ || close_posted_) return false;
   if (websocket_) {
     if (!link_) return false;
-    std::size_t queued = link_->queued_bytes();
-    if (volatile_ && queued > 64 * 1024) return false;
-    if (queued + f.size() > options().max_write_queue_bytes) {
-      spdlog::warn("session {}: write queue above {} bytes, closing slow consumer", sid_,
-                   options().max_write_queue_bytes);
-      close_later("transport error");
-      return false;
-    }
-    link_->send(f);
-    return true;
+    if (volatile_ && link_->queued_bytes() > 64 * 1024) return false;
+    return link_->send(f);  // over budget: the link closes and tells us
   }
   if (volatile_ && !pending_get_) return false;
-  if (queued_bytes_ + f.size() > options().max_write_queue_bytes) {
-    spdlog::warn("session {}: polling queue above {} bytes, closing slow consumer", sid_,
-                 options().max_write_queue_bytes);
+  if (!budget_.add(Budget::Side::out, queued_bytes_, f.size())) {
     close_later("transport error");
     return false;
   }
   queue_.push_back(f);
-  queued_bytes_ += f.size();
   if (pending_get_) schedule_flush();
   return true;
 }
@@ -145,7 +143,7 @@ void Session::flush_poll() {
     }
   }
   queue_.clear();
-  queued_bytes_ = 0;
+  budget_.release(Budget::Side::out, queued_bytes_);
   auto respond = std::move(pending_get_);
   pending_get_ = nullptr;
   respond(200, std::move(body));
@@ -282,9 +280,11 @@ void Session::finish_upgrade() {
     pending_get_ = nullptr;
     respond(200, std::string(loop_.noop.payload()));
   }
-  for (const Frame& f : queue_) link_->send(f);
+  for (const Frame& f : queue_) {
+    if (!link_->send(f)) break;  // over budget: the link is closing
+  }
   queue_.clear();
-  queued_bytes_ = 0;
+  budget_.release(Budget::Side::out, queued_bytes_);
 }
 
 void Session::on_ws_closed(WsLink* from, const char* reason) {
@@ -349,6 +349,7 @@ void Session::forget() {
   ++heartbeat_gen_;
   pending_get_ = nullptr;
   queue_.clear();
+  budget_.release(Budget::Side::out, queued_bytes_);
   if (started_) {
     started_ = false;
     auto it = loop_.sessions.find(sid_);

@@ -2,6 +2,7 @@
 // A session lives on one loop; all its methods run there.
 #pragma once
 
+#include "engineio/budget.hpp"
 #include "engineio/packet.hpp"
 #include "common/fifo.hpp"
 #include "server/frame.hpp"
@@ -37,7 +38,9 @@ class SessionHandler {
 class WsLink {
  public:
   virtual ~WsLink() = default;
-  virtual void send(const Frame& f) = 0;
+  // False when the frame put the connection over its budget: the link
+  // then tears itself down and reports on_ws_closed.
+  virtual bool send(const Frame& f) = 0;
   // Flushes what is queued, then closes the connection.
   virtual void close() = 0;
   virtual std::size_t queued_bytes() const noexcept = 0;
@@ -48,6 +51,7 @@ struct Engine {
   std::string path;
   ServerOptions options;
   std::function<std::unique_ptr<SessionHandler>(Session&)> make_handler;
+  mutable BudgetPool unauthenticated;  // bytes held by its sessions before authentication
 };
 
 // Node's error codes for Engine.IO HTTP errors.
@@ -81,6 +85,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool upgrading() const noexcept { return static_cast<bool>(probe_); }
   bool closed() const noexcept { return closed_; }
   SessionHandler* handler() noexcept { return handler_.get(); }
+  // What this client's connection holds (engineio/budget.hpp). The
+  // aliasing pointer keeps the session alive for a WebSocket connection
+  // that outlives it while it closes.
+  Budget& budget() noexcept { return budget_; }
+  std::shared_ptr<Budget> shared_budget() { return {shared_from_this(), &budget_}; }
 
   // "0{...}" open packet.
   std::string open_packet() const;
@@ -123,6 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const Engine& engine_;
   std::string sid_;
   std::shared_ptr<const Handshake> handshake_;
+  Budget budget_;
   std::unique_ptr<SessionHandler> handler_;
   std::unique_ptr<boost::asio::steady_timer> upgrade_timer_;
   std::shared_ptr<WsLink> link_;   // active WebSocket

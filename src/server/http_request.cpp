@@ -1,5 +1,6 @@
 #include "server/http_request.hpp"
 
+#include <boost/beast/http/error.hpp>
 #include <boost/url/parse.hpp>
 
 #include <cctype>
@@ -64,6 +65,41 @@ std::optional<std::string_view> websocket_key(const Request& req) {
   auto v = req.find(http::field::sec_websocket_version);
   if (k == req.end() || v == req.end() || v->value() != "13") return std::nullopt;
   return std::string_view(k->value().data(), k->value().size());
+}
+
+std::optional<Refusal> refusal(boost::system::error_code ec) {
+  // Socket errors (end of file, reset, timeout, cancellation) leave nobody
+  // to answer; only the parser's verdicts on what the client sent do.
+  if (!ec || ec.category() != make_error_code(http::error::bad_method).category()) return std::nullopt;
+  switch (static_cast<http::error>(ec.value())) {
+    case http::error::end_of_stream:    // closed before a request
+    case http::error::partial_message:  // closed mid-request
+    case http::error::need_more:        // not an error: more bytes to come
+    case http::error::need_buffer:
+    case http::error::end_of_chunk:
+    case http::error::stale_parser:
+    case http::error::short_read:
+      return std::nullopt;
+    case http::error::header_limit:
+      return Refusal{http::status::request_header_fields_too_large,
+                     "request header fields too large (limit " + std::to_string(kHeaderLimit) + " bytes)"};
+    case http::error::body_limit:
+    case http::error::buffer_overflow:  // a body the string cannot hold
+      return Refusal{http::status::payload_too_large, "payload too large"};
+    default:  // bad_method, bad_content_length, bad_transfer_encoding, bad_chunk, ...
+      return Refusal{http::status::bad_request, "bad request: " + ec.message()};
+  }
+}
+
+std::optional<Refusal> check_framing(const Request& head, bool chunked) {
+  if (chunked || head.find(http::field::transfer_encoding) == head.end()) return std::nullopt;
+  return Refusal{http::status::bad_request,
+                 "bad request: Transfer-Encoding without chunked as its last coding"};
+}
+
+bool route_matches(std::string_view route, std::string_view path) {
+  if (!route.empty() && route.back() == '/') return path.starts_with(route);
+  return path == route;
 }
 
 }  // namespace rollcall::request

@@ -1,11 +1,45 @@
 #include "server/http_request.hpp"
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
 
 namespace rollcall::request {
 namespace {
 
 namespace http = boost::beast::http;
+
+// Parses `bytes` as the server does: no body limit while the header is
+// parsed, then `body_limit`. The parser's error (need_more: incomplete).
+boost::system::error_code parse(std::string_view bytes, std::uint64_t body_limit = 1 << 20,
+                                http::request_parser<http::string_body>* out = nullptr) {
+  http::request_parser<http::string_body> local;
+  auto& parser = out ? *out : local;
+  parser.header_limit(static_cast<std::uint32_t>(kHeaderLimit));
+  parser.body_limit(boost::none);
+  boost::system::error_code ec;
+  std::size_t used = parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  if (ec || !parser.is_header_done() || parser.is_done()) return ec;
+  bytes.remove_prefix(used);
+  // As the server: a Content-Length above the limit is refused unread.
+  if (parser.content_length() && *parser.content_length() > body_limit) return http::error::body_limit;
+  parser.body_limit(body_limit);
+  parser.eager(true);
+  parser.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  return ec;
+}
+
+std::optional<unsigned> status_for(std::string_view bytes, std::uint64_t body_limit = 1 << 20) {
+  auto r = refusal(parse(bytes, body_limit));
+  if (!r) return std::nullopt;
+  return static_cast<unsigned>(r->status);
+}
 
 Request upgrade_request(std::string_view upgrade, std::string_view connection,
                         std::string_view version = "13") {
@@ -65,6 +99,102 @@ TEST(HttpRequest, WebSocketHandshakeNeedsGetBothHeadersAKeyAndVersion13) {
   auto no_key = upgrade_request("websocket", "Upgrade");
   no_key.erase(http::field::sec_websocket_key);
   EXPECT_FALSE(websocket_key(no_key));
+}
+
+TEST(HttpRequest, AHeaderOverTheLimitIs431) {
+  std::string big = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n";
+  EXPECT_EQ(status_for(big), 431u);
+  auto r = refusal(parse(big));
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->reason.find("16384"), std::string::npos) << r->reason;
+  // Just under the limit is fine.
+  std::string fits = "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(15 * 1024, 'a') + "\r\n\r\n";
+  EXPECT_FALSE(parse(fits));
+}
+
+TEST(HttpRequest, AmbiguousFramingIs400) {
+  // Content-Length with Transfer-Encoding, in either order.
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 400u);
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"), 400u);
+  // Two differing Content-Length (equal ones are allowed, RFC 9110 8.6).
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400u);
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n"), 400u);
+  EXPECT_FALSE(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"));
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: -1\r\n\r\n"), 400u);
+  // A bad chunk.
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"), 400u);
+  // Malformed request lines and fields.
+  EXPECT_EQ(status_for("GET /x HTTP/9.9\r\n\r\n"), 400u);
+  EXPECT_EQ(status_for("G(T /x HTTP/1.1\r\n\r\n"), 400u);
+  EXPECT_EQ(status_for("GET /x HTTP/1.1\r\nBad Field: 1\r\n\r\n"), 400u);
+  auto r = refusal(parse("POST /v1/x HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->reason.starts_with("bad request: ")) << r->reason;
+}
+
+TEST(HttpRequest, TransferEncodingMustEndInChunked) {
+  http::request_parser<http::string_body> p;
+  EXPECT_FALSE(parse("POST /v1/x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 1 << 20, &p));
+  auto r = check_framing(p.get(), p.chunked());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, http::status::bad_request);
+
+  http::request_parser<http::string_body> twice;
+  parse("POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 1 << 20, &twice);
+  EXPECT_TRUE(check_framing(twice.get(), twice.chunked()));
+
+  http::request_parser<http::string_body> ok;
+  EXPECT_FALSE(parse("POST /v1/x HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                     1 << 20, &ok));
+  EXPECT_FALSE(check_framing(ok.get(), ok.chunked()));
+  http::request_parser<http::string_body> none;
+  EXPECT_FALSE(parse("GET /v1/x HTTP/1.1\r\n\r\n", 1 << 20, &none));
+  EXPECT_FALSE(check_framing(none.get(), none.chunked()));
+}
+
+TEST(HttpRequest, TheHeaderAppliesNoBodyLimitTheRouteDoes) {
+  // A huge Content-Length passes the header: the server compares it with
+  // the route's limit and answers 413 without reading the body.
+  http::request_parser<http::string_body> p;
+  auto ec = parse("POST /v1/x HTTP/1.1\r\nContent-Length: 1000000000000000000\r\n\r\n", 1 << 20, &p);
+  EXPECT_TRUE(p.is_header_done()) << ec.message();
+  ASSERT_TRUE(p.content_length());
+  EXPECT_EQ(*p.content_length(), 1000000000000000000u);
+  EXPECT_EQ(status_for("POST /v1/x HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", 65536), 413u);
+  // A chunked body growing past the limit is 413.
+  std::string chunked = "POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
+  EXPECT_EQ(status_for(chunked, 10), 413u);
+  EXPECT_FALSE(parse(chunked, 16));
+}
+
+TEST(HttpRequest, NobodyToAnswerWhenTheClientIsGone) {
+  namespace asio = boost::asio;
+  for (boost::system::error_code ec :
+       {boost::system::error_code{}, make_error_code(http::error::end_of_stream),
+        make_error_code(http::error::partial_message), make_error_code(http::error::short_read),
+        make_error_code(http::error::need_more), make_error_code(boost::beast::error::timeout),
+        boost::system::error_code(asio::error::eof), boost::system::error_code(asio::error::connection_reset),
+        boost::system::error_code(asio::error::operation_aborted)}) {
+    EXPECT_FALSE(refusal(ec)) << ec.message();
+  }
+  // Half a request, then the end of the stream: nothing to answer either.
+  EXPECT_EQ(parse("GET /healthz HTTP/1.1\r\nHost"), http::error::need_more);
+}
+
+TEST(HttpRequest, RoutesMatchExactlyOrAsASubtreeWhenTheyEndInASlash) {
+  EXPECT_TRUE(route_matches("/healthz", "/healthz"));
+  EXPECT_FALSE(route_matches("/healthz", "/healthzXYZ"));
+  EXPECT_FALSE(route_matches("/healthz", "/healthz/x"));
+  EXPECT_FALSE(route_matches("/healthz", "/health"));
+  EXPECT_FALSE(route_matches("/healthz", "/"));
+  EXPECT_TRUE(route_matches("/v1/", "/v1/"));
+  EXPECT_TRUE(route_matches("/v1/", "/v1/presence/users/x"));
+  EXPECT_FALSE(route_matches("/v1/", "/v1"));
+  EXPECT_FALSE(route_matches("/v1/", "/v10/x"));
+  EXPECT_FALSE(route_matches("/v1/", "/v2/x"));
+  EXPECT_TRUE(route_matches("/", "/anything"));
+  EXPECT_FALSE(route_matches("", "/"));
+  EXPECT_TRUE(route_matches("", ""));
 }
 
 }  // namespace

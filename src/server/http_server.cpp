@@ -48,6 +48,7 @@ using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using engineio::HttpError;
 using request::Query;
+using request::Refusal;
 using request::Request;
 using request::is_websocket_upgrade;
 using request::parse_target;
@@ -56,14 +57,26 @@ using request::websocket_key;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
-constexpr std::size_t kHeaderLimit = 16 * 1024;
-constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
+// After a refusal, what is left of the request is read and dropped for at
+// most this long (see refuse()).
+constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr int kAcceptBatch = 64;  // connections accepted per turn of loop 0
 constexpr int kShedBatch = 1024;  // connections closed per turn when out of descriptors
 
 using Parser = http::request_parser<http::string_body>;
 using Response = http::response<http::string_body>;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+// A parser for one request. No body limit yet: which one applies
+// (max_payload or max_http_body) is known once the header names the path,
+// and Beast's default (1 MB) would otherwise refuse a larger Content-Length
+// while still parsing the header, leaving nothing to answer with.
+std::unique_ptr<Parser> new_parser() {
+  auto parser = std::make_unique<Parser>();
+  parser->header_limit(static_cast<std::uint32_t>(request::kHeaderLimit));
+  parser->body_limit(boost::none);
+  return parser;
+}
 
 // The client's IP address as Asio prints it (IPv4-mapped IPv6 stays as is).
 std::string peer_address(const sockaddr_storage& addr, socklen_t len) {
@@ -105,6 +118,9 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     }
     return nullptr;
   }
+  // The body limit of application routes: the Server's own options, which
+  // are those of its first engine (the Socket.IO one).
+  std::size_t route_body_limit() const { return engines.front()->options.max_http_body; }
 
   // Accepting runs on loop 0: wait for the listening socket, then accept a
   // batch of connections and hand them to the loops round-robin.
@@ -386,15 +402,16 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
   co_return co_await send(x.error(HttpError::bad_request));
 }
 
-// Application routes (Server::add_http_route); 404 when none matches.
+// Application routes (Server::add_http_route, matched by
+// request::route_matches); 404 when none matches.
 Response serve_route(const HttpServer::Routes& routes, const Request& req,
                      const std::optional<Query>& query) {
   Response res{http::status::not_found, req.version()};
   res.set(http::field::content_type, "application/json");
   res.body() = R"({"error":"not found"})";
   if (!query) return res;
-  for (const auto& [prefix, handler] : routes) {
-    if (!query->path.starts_with(prefix)) continue;
+  for (const auto& [route, handler] : routes) {
+    if (!request::route_matches(route, query->path)) continue;
     HttpRequest r;
     r.method = std::string(req.method_string());
     r.path = query->path;
@@ -410,6 +427,7 @@ Response serve_route(const HttpServer::Routes& routes, const Request& req,
       res.result(static_cast<unsigned>(out.status));
       res.set(http::field::content_type, out.content_type);
       res.body() = std::move(out.body);
+      for (const auto& [name, value] : out.headers) res.set(name, value);
     } catch (const std::exception& e) {
       spdlog::error("http {} {}: handler threw: {}", r.method, r.path, e.what());
       res.result(http::status::internal_server_error);
@@ -418,6 +436,35 @@ Response serve_route(const HttpServer::Routes& routes, const Request& req,
     return res;
   }
   return res;
+}
+
+Response refusal_response(const Refusal& r, unsigned version) {
+  Response res{r.status, version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = R"({"error":")" + r.reason + R"("})";  // our own ASCII text, nothing to escape
+  return res;
+}
+
+// Answers a refused request, then closes the connection. The rest of the
+// request may still be on its way: it is read and dropped for a moment
+// (a lingering close, as nginx does), because closing a socket with unread
+// bytes resets the connection, and the reset can reach the client before it
+// has read the answer.
+asio::awaitable<void> refuse(beast::tcp_stream& stream, Response res) {
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(kIdleTimeout);
+  auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
+  (void)n;
+  if (ec) co_return;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(kLingerTime);
+  std::array<char, 4096> sink;
+  for (;;) {
+    auto [rec, got] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
+    (void)got;
+    if (rec) break;  // the client's end of file, a reset, or kLingerTime
+  }
 }
 
 }  // namespace
@@ -430,14 +477,31 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
   for (;;) {
     std::unique_ptr<Parser> parser = std::move(pending);
     if (!parser) {
-      parser = std::make_unique<Parser>();
-      parser->header_limit(kHeaderLimit);
+      parser = new_parser();
       stream.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, *parser, tuple_awaitable);
       (void)n;
-      if (ec) co_return;  // closed, idle timeout, or a malformed request
+      if (ec) {
+        // A header too large or malformed is answered; a client that closed
+        // or timed out is not.
+        if (auto r = request::refusal(ec)) {
+          spdlog::debug("http {}: {} {}", peer, static_cast<unsigned>(r->status), r->reason);
+          co_await refuse(stream, refusal_response(*r, 11));
+        }
+        co_return;
+      }
     }
     auto& head = parser->get();
+    // What to log of the request (the target is bounded by the header limit).
+    auto what = [&] {
+      std::string_view method = head.method_string(), target = head.target();
+      return fmt::format("{} {:.200}", method, target);
+    };
+    if (auto r = request::check_framing(head, parser->chunked())) {
+      spdlog::debug("http {}: {} {}: {}", peer, static_cast<unsigned>(r->status), what(), r->reason);
+      co_await refuse(stream, refusal_response(*r, head.version()));
+      co_return;
+    }
     auto query = parse_target(head.target());
     const engineio::Engine* engine = query ? match(query->path) : nullptr;
 
@@ -460,9 +524,11 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       }
     }
 
-    std::size_t limit = engine ? engine->options.max_payload : kDefaultBodyLimit;
-    bool too_big = head.has_content_length() && parser->content_length() &&
-                   *parser->content_length() > limit;
+    // The body limit: Engine.IO's maxPayload, or the application routes'
+    // own. A Content-Length above it is refused before reading the body; a
+    // chunked body, once it grows past it.
+    std::size_t limit = engine ? engine->options.max_payload : route_body_limit();
+    bool too_big = parser->content_length() && *parser->content_length() > limit;
     if (!too_big && !parser->is_done()) {
       parser->body_limit(limit);
       stream.expires_after(kIdleTimeout);
@@ -471,32 +537,39 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       if (ec == http::error::body_limit) {
         too_big = true;
       } else if (ec) {
+        if (auto r = request::refusal(ec)) {  // a bad chunk; not a client gone
+          spdlog::debug("http {}: {} {}: {}", peer, static_cast<unsigned>(r->status), what(), r->reason);
+          co_await refuse(stream, refusal_response(*r, head.version()));
+        }
         co_return;
       }
     }
-    Request req = parser->release();
     if (too_big) {
-      // Node answers 413; the session's data is lost, so close it too.
-      if (engine && query && !query->sid.empty()) {
-        auto it = loop.sessions.find(query->sid);
+      Response res;
+      std::string closed;
+      if (engine) {
+        // Node's answer; the session's data is lost, so close it too.
+        res = Response{http::status::payload_too_large, head.version()};
+        res.set(http::field::content_type, "application/json");
+        res.body() = R"({"code":3,"message":"Payload too large"})";
+        auto it = query->sid.empty() ? loop.sessions.end() : loop.sessions.find(query->sid);
         if (it != loop.sessions.end()) {
-          spdlog::info("session {}: POST body above maxPayload ({} bytes)", query->sid, limit);
           it->second->close("transport error");
+          closed = " (session " + query->sid + " closed)";
         }
+      } else {
+        res = refusal_response(
+            Refusal{http::status::payload_too_large,
+                    "payload too large (limit " + std::to_string(limit) + " bytes)"},
+            head.version());
       }
-      Response res{http::status::payload_too_large, req.version()};
-      res.set(http::field::content_type, "application/json");
-      res.body() = R"({"code":3,"message":"Payload too large"})";
-      res.keep_alive(false);
-      res.prepare_payload();
-      stream.expires_after(kIdleTimeout);
-      co_await http::async_write(stream, res, tuple_awaitable);
+      spdlog::debug("http {}: 413 {}: body above the limit of {} bytes{}", peer, what(), limit, closed);
+      co_await refuse(stream, std::move(res));
       co_return;
     }
+    Request req = parser->release();
     if (!engine) {
       Response res = serve_route(routes, req, query);
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       stream.expires_after(kIdleTimeout);
@@ -619,13 +692,12 @@ void HttpServer::State::first_read(Loop& loop, UniqueFd fd, std::string peer) {
   std::string_view bytes(rb.data(), static_cast<std::size_t>(n));
   std::unique_ptr<Parser> parser;
   if (!bytes.empty()) {
-    parser = std::make_unique<Parser>();
-    parser->header_limit(kHeaderLimit);
+    parser = new_parser();
     boost::system::error_code ec;
     std::size_t used = parser->put(asio::buffer(bytes.data(), bytes.size()), ec);
     if (ec || !parser->is_header_done()) {
       // Incomplete or malformed: the general path reads on (or fails the
-      // same way), starting again from the first byte.
+      // same way and answers), starting again from the first byte.
       parser.reset();
     } else {
       bytes.remove_prefix(used);

@@ -6,6 +6,7 @@
 #include "server/poller.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,13 @@ struct Loop {
 
   unsigned index;
   boost::asio::io_context ioc{1};
+  // A connection that held a lot of memory (an attack, a slow consumer)
+  // went away: a second later, hand the heap's free pages back to the
+  // system (malloc_trim), once for all such closes of that second. (Before
+  // the members below: sessions ask for it as they are destroyed.)
+  void trim_heap_soon();
+  boost::asio::steady_timer trim_timer{ioc};
+  bool trim_armed = false;
   // Heartbeats of every session of this loop, on one timer.
   engineio::HeartbeatWheel heartbeat{ioc};
   // Engine.IO sessions owned by this loop, by sid (the key views the
@@ -44,6 +52,7 @@ struct Loop {
   std::size_t websockets = 0;  // live WebSocket connections (for the drain)
   std::shared_ptr<std::function<void()>> shutdown_check;
   bool stopping = false;
+
   // The loop's WebSocket connections (last: it owns them, and they use the
   // members above when they go).
   Poller poller{ioc};

@@ -7,6 +7,8 @@
 #include "server/loop.hpp"
 #include "ws/frame.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -60,6 +62,16 @@ Loop::Loop(unsigned idx)
       noop(make_text_frame('6', {})),
       close(make_text_frame('1', {})),
       probe_reply(make_text_frame('3', "probe")) {}
+
+void Loop::trim_heap_soon() {
+  if (trim_armed) return;
+  trim_armed = true;
+  trim_timer.expires_after(std::chrono::seconds(1));
+  trim_timer.async_wait([this](boost::system::error_code ec) {
+    trim_armed = false;
+    if (!ec) ::malloc_trim(0);
+  });
+}
 
 // --- FieldList -------------------------------------------------------------
 
@@ -127,7 +139,9 @@ namespace {
 
 class EchoHandler final : public engineio::SessionHandler {
  public:
-  explicit EchoHandler(engineio::Session& s) : session_(s) {}
+  // Plain Engine.IO has no login: the small pre-authentication limits
+  // would only cap the echo's messages below max_payload.
+  explicit EchoHandler(engineio::Session& s) : session_(s) { s.budget().authenticated(); }
   void on_message(std::string_view data, bool binary) override {
     session_.send(binary ? make_binary_frame(data) : make_text_frame('4', data));
   }
@@ -168,7 +182,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       o["user"] = user;
       o["status"] = status;
       o["org"] = org;
-      nsp->to("org:" + org).emit("presence", Args::of(o));
+      nsp->to(org_room(org)).emit("presence", Args::of(o));
     };
     presence = std::make_unique<detail::PresenceTracker>(options.presence, org_broadcast);
   }

@@ -2,7 +2,9 @@
 
 #include "server/loop.hpp"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
@@ -21,6 +23,12 @@ constexpr int kMaxReadsPerWakeup = 4;
 // saves system calls on small frames, and must not hold large ones back
 // (nor push a healthy client towards the slow-consumer limit).
 constexpr std::size_t kCorkLimit = 64 * 1024;
+// A closing connection waits this long for the peer to read what is queued
+// and close its side; then it is reset.
+constexpr auto kCloseDeadline = std::chrono::seconds(5);
+// After our last byte, how long the peer gets to close first (so that its
+// unread data does not turn our close into a reset).
+constexpr auto kLinger = std::chrono::seconds(1);
 
 // The client went away (closed or reset the TCP connection): Node's ws
 // reports both as a close, so the reason is "transport close".
@@ -35,10 +43,17 @@ WsConnection::WsConnection(Loop& loop, UniqueFd fd, std::size_t max_message)
   if (!fd_) finished_ = true;  // start() reports the failure to the session
 }
 
-WsConnection::~WsConnection() { --loop_.websockets; }
+WsConnection::~WsConnection() {
+  --loop_.websockets;
+  if (budget_) {  // the session may live on (a failed upgrade probe)
+    budget_->release(engineio::Budget::Side::out, budget_out_);
+    budget_->release(engineio::Budget::Side::in, budget_in_);
+  }
+}
 
 void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string_view leftover) {
   session_ = std::move(session);
+  if (session_) budget_ = session_->shared_budget();
   if (finished_) {
     fail("transport error");
     return;
@@ -51,6 +66,7 @@ void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string
     return;
   }
   registered_ = true;
+  if (!charge_out()) return fail("transport error");
   // What was queued before (the 101 response, the open packet) goes out in one write.
   schedule_write();
 }
@@ -99,7 +115,17 @@ void WsConnection::feed(std::string_view bytes) {
   if (err != ws::Parser::Error::none) {
     spdlog::debug("websocket: {}", ws::Parser::to_string(err));
     protocol_close(ws::Parser::close_code_for(err), "transport error");
+    return;
   }
+  if (!finished_ && !charge_in()) fail("transport error");
+}
+
+bool WsConnection::charge_out() {
+  return !budget_ || budget_->update(engineio::Budget::Side::out, budget_out_, queued_bytes_);
+}
+
+bool WsConnection::charge_in() {
+  return !budget_ || budget_->update(engineio::Budget::Side::in, budget_in_, parser_.buffered());
 }
 
 void WsConnection::on_message(ws::Opcode op, std::string&& payload) {
@@ -125,7 +151,8 @@ void WsConnection::on_close(std::uint16_t code, std::string_view) {
   auto buf = std::make_shared<std::string>(
       ws::make_close_frame(static_cast<ws::CloseCode>(reply)));
   queue_.push_back(Frame{std::move(buf), 0, 0, true});
-  closing_ = true;
+  queued_bytes_ += queue_.back().size();
+  begin_closing();
   schedule_write();
   if (session) session->on_ws_closed(this, "transport close");
 }
@@ -142,25 +169,64 @@ void WsConnection::protocol_close(ws::CloseCode code, const char* reason) {
   }
   auto buf = std::make_shared<std::string>(ws::make_close_frame(code));
   queue_.push_back(Frame{std::move(buf), 0, 0, true});
-  closing_ = true;
+  queued_bytes_ += queue_.back().size();
+  (void)charge_out();  // a close frame is never refused
+  begin_closing();
   schedule_write();
   if (session) session->on_ws_closed(this, reason);
 }
 
-void WsConnection::send(const Frame& f) {
-  if (closing_ || finished_) return;
+bool WsConnection::send(const Frame& f) {
+  if (closing_ || finished_ || failing_) return false;
   queue_.push_back(f);
   queued_bytes_ += f.size();
+  if (!charge_out()) {
+    fail_later("transport error");
+    return false;
+  }
   schedule_write();
+  return true;
 }
 
 void WsConnection::close() {
   if (closing_ || finished_) return;
-  closing_ = true;
   session_ = nullptr;
   auto buf = std::make_shared<std::string>(ws::make_close_frame(ws::CloseCode::normal));
   queue_.push_back(Frame{std::move(buf), 0, 0, true});
+  queued_bytes_ += queue_.back().size();
+  (void)charge_out();
+  begin_closing();
   schedule_write();
+}
+
+void WsConnection::begin_closing() {
+  closing_ = true;
+  close_deadline_ = std::chrono::steady_clock::now() + kCloseDeadline;
+  close_timer_ = std::make_unique<asio::steady_timer>(loop_.ioc, close_deadline_);
+  close_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_close_timer();
+  });
+}
+
+// The linger after our last byte ended, or the close deadline passed.
+void WsConnection::on_close_timer() {
+  if (finished_) return;
+  const bool late = std::chrono::steady_clock::now() >= close_deadline_;
+  if (!late && (!drained_ || unsent_in_kernel() > 0)) {
+    // The peer is still reading what we sent: give it until the deadline.
+    close_timer_->expires_at(close_deadline_);
+    close_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) self->on_close_timer();
+    });
+    return;
+  }
+  if (late && (!queue_.empty() || unsent_in_kernel() > 0)) {
+    spdlog::debug("websocket: the peer did not complete the close within {} s; resetting",
+                  kCloseDeadline.count());
+  }
+  auto self = shared_from_this();
+  finished_ = true;
+  close_fd();
 }
 
 // Frames are written at once with a non-blocking write (as the
@@ -232,38 +298,56 @@ void WsConnection::do_write() {
       want_write_ = true;
       return;
     }
-    // We may be inside a broadcast that is iterating over a room: tear the
-    // connection down after it, and write nothing more meanwhile.
-    failing_ = true;
-    asio::post(loop_.ioc, [self = shared_from_this(), reason = reason_for(errno)] { self->fail(reason); });
+    fail_later(reason_for(errno));
     return;
   }
+  (void)charge_out();  // shrinking
   if (queue_.empty() && closing_) finish();
+}
+
+// We may be inside a broadcast that is iterating over a room: tear the
+// connection down after it, and write nothing more meanwhile.
+void WsConnection::fail_later(const char* reason) {
+  if (failing_ || finished_) return;
+  failing_ = true;
+  asio::post(loop_.ioc, [self = shared_from_this(), reason] { self->fail(reason); });
 }
 
 // Everything is written after a close frame: half-close and give the peer a
 // moment to close its side, so unread data does not turn into a reset.
 void WsConnection::finish() {
-  if (finished_ || linger_) return;
+  if (finished_ || drained_) return;
+  drained_ = true;
   ::shutdown(fd_.get(), SHUT_WR);
-  linger_ = std::make_unique<asio::steady_timer>(loop_.ioc, std::chrono::seconds(1));
-  linger_->async_wait([self = shared_from_this()](boost::system::error_code) {
-    if (!self->finished_) {
-      self->finished_ = true;
-      self->close_fd();
-    }
+  close_timer_->expires_at(std::min(close_deadline_, std::chrono::steady_clock::now() + kLinger));
+  close_timer_->async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->on_close_timer();
   });
 }
 
+// Bytes the kernel has not yet sent to the peer (nor had acknowledged).
+std::size_t WsConnection::unsent_in_kernel() const noexcept {
+  int n = 0;
+  if (!fd_ || ::ioctl(fd_.get(), SIOCOUTQ, &n) != 0 || n < 0) return 0;
+  return static_cast<std::size_t>(n);
+}
+
 // Stops watching and closes the descriptor. The caller holds a reference:
-// the Poller may have held the last other one.
+// the Poller may have held the last other one. When the kernel still holds
+// bytes the peer has not taken, the close is a reset (SO_LINGER 0): a
+// plain close() would leave them, and a FIN-WAIT-1 socket, for as long as
+// the peer stays silent.
 void WsConnection::close_fd() {
   if (registered_) {
     registered_ = false;
     loop_.poller.remove(fd_.get());
   }
+  if (fd_ && unsent_in_kernel() > 0) {
+    linger l{1, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
   fd_.reset();
-  if (linger_) linger_->cancel();
+  if (close_timer_) close_timer_->cancel();
 }
 
 void WsConnection::fail(const char* reason) {
@@ -274,6 +358,8 @@ void WsConnection::fail(const char* reason) {
   queue_.clear();
   queued_bytes_ = 0;
   front_offset_ = 0;
+  (void)charge_out();
+  if (budget_) budget_->release(engineio::Budget::Side::in, budget_in_);
   auto session = std::move(session_);
   session_ = nullptr;
   if (session) session->on_ws_closed(this, reason);

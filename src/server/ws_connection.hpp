@@ -37,7 +37,7 @@ class WsConnection final : public engineio::WsLink,
   // Starts reading; `leftover` holds bytes read past the HTTP upgrade request.
   void start(std::shared_ptr<engineio::Session> session, std::string_view leftover);
 
-  void send(const Frame& f) override;
+  bool send(const Frame& f) override;
   void close() override;
   std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
 
@@ -56,6 +56,15 @@ class WsConnection final : public engineio::WsLink,
   void on_readable();
   void schedule_write();
   void do_write();
+  // Reports what the connection holds to the session's budget; false when
+  // over it (the budget logged why).
+  bool charge_out();
+  bool charge_in();
+  // Tears the connection down after the current handler (which may be a
+  // broadcast iterating over a room).
+  void fail_later(const char* reason);
+  void begin_closing();
+  void on_close_timer();
   static constexpr std::size_t kMaxIov = 64;  // frames per write
   std::size_t gather(std::array<iovec, kMaxIov>& iov) const;
   void consume(std::size_t n);
@@ -63,20 +72,29 @@ class WsConnection final : public engineio::WsLink,
   void protocol_close(ws::CloseCode code, const char* reason);
   void finish();
   void close_fd();
+  std::size_t unsent_in_kernel() const noexcept;
 
   Loop& loop_;
   UniqueFd fd_;
   ws::Parser parser_;
   std::shared_ptr<engineio::Session> session_;
+  std::shared_ptr<engineio::Budget> budget_;  // the session's (outlives it while we close)
+  std::size_t budget_out_ = 0;  // what budget_ was told we hold, each way
+  std::size_t budget_in_ = 0;
   Fifo<Frame> queue_;
   std::size_t queued_bytes_ = 0;
   std::size_t front_offset_ = 0;  // bytes of the first frame already written
-  std::unique_ptr<boost::asio::steady_timer> linger_;
+  // Armed once closing starts: a close that the peer does not complete in
+  // time (it stops reading) ends in a reset, so neither the descriptor nor
+  // the kernel's send buffer outlives the deadline.
+  std::unique_ptr<boost::asio::steady_timer> close_timer_;
+  std::chrono::steady_clock::time_point close_deadline_{};
   bool registered_ = false;    // watched by the loop's Poller
   bool want_write_ = false;    // the kernel's buffer was full: writing resumes on EPOLLOUT
   bool flush_pending_ = false; // frames deferred until the current batch ends
   bool failing_ = false;       // a write failed: the teardown is posted
   bool closing_ = false;       // close frame queued: no more frames accepted
+  bool drained_ = false;       // everything written and our side shut down
   bool finished_ = false;      // descriptor closed
 };
 

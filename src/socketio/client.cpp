@@ -7,12 +7,36 @@
 #include "engineio/packet.hpp"
 #include "presence/tracker.hpp"
 #include "server/loop.hpp"
+#include "ws/frame.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace rollcall::detail {
+
+namespace {
+
+// A header value as UTF-8 text (presence JSON carries the User-Agent): kept
+// as is when it is UTF-8, else read as ISO-8859-1, HTTP's historical
+// charset for bytes above 0x7F, so no client can make the API emit
+// invalid JSON.
+std::string header_text(std::string_view v) {
+  if (ws::valid_utf8(v)) return std::string(v);
+  std::string out;
+  out.reserve(v.size() * 2);
+  for (unsigned char c : v) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 using socketio::PacketType;
 
@@ -29,7 +53,16 @@ Client::Client(Server::Impl& server, engineio::Session& session)
   });
 }
 
-Client::~Client() { *alive_ = false; }
+Client::~Client() {
+  *alive_ = false;
+  drop_partial();
+}
+
+void Client::drop_partial() {
+  if (!partial_) return;
+  session_.budget().release(engineio::Budget::Side::in, partial_->held);
+  partial_.reset();
+}
 
 void Client::send(const Encoded& e, bool volatile_) {
   if (!session_.send(e.text, volatile_)) return;
@@ -48,12 +81,16 @@ void Client::on_message(std::string_view data, bool binary) {
   try {
     if (binary) {
       if (!partial_) return fail("binary message without a packet header");
+      if (!session_.budget().add(engineio::Budget::Side::in, partial_->held, data.size())) {
+        return session_.close("transport error");
+      }
       partial_->bins.push_back(std::make_shared<const std::string>(data));
       if (partial_->bins.size() < partial_->packet.attachments) return;
       if (!socketio::placeholders_valid(partial_->packet.data, partial_->packet.attachments)) {
         return fail("placeholders do not match the attachments");
       }
       auto done = std::move(partial_);
+      session_.budget().release(engineio::Budget::Side::in, done->held);
       dispatch(std::move(done->packet), std::move(done->bins));
       return;
     }
@@ -63,7 +100,7 @@ void Client::on_message(std::string_view data, bool binary) {
     if (err != socketio::DecodeError::none) return fail(socketio::to_string(err));
     if ((p.type == PacketType::binary_event || p.type == PacketType::binary_ack) &&
         p.attachments > 0) {
-      partial_ = std::make_unique<Partial>(Partial{std::move(p), {}});
+      partial_ = std::make_unique<Partial>(Partial{std::move(p), {}, 0});
       return;
     }
     dispatch(std::move(p), {});
@@ -217,6 +254,7 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
   nsp.count.fetch_add(1, std::memory_order_relaxed);
   sockets_.emplace_back(&nsp, socket);
   connect_timer_.reset();
+  session_.budget().authenticated();
 
   // Missed packets first (the client buffers them until connected), then
   // the CONNECT reply; events emitted by connection handlers follow it.
@@ -231,7 +269,7 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
     info.socket_id = socket->id_;
     info.nsp = nsp.name_;
     info.transport = session_.websocket() ? "websocket" : "polling";
-    if (auto ua = hs.headers.get("user-agent")) info.user_agent = *ua;
+    if (auto ua = hs.headers.get("user-agent")) info.user_agent = header_text(*ua);
     info.address = hs.address;
     info.since_ms = unix_ms();
     server_.presence->connected(*socket->user_, std::move(info));
@@ -256,6 +294,7 @@ void Client::disconnect_all() {
 void Client::on_close(const std::string& reason) {
   *alive_ = false;
   connect_timer_.reset();
+  drop_partial();  // what it held goes back to the budget (and the pool) now
   auto sockets = std::move(sockets_);
   sockets_.clear();
   for (auto& [nsp, s] : sockets) s->on_close(reason);

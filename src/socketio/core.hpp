@@ -186,8 +186,10 @@ class Client final : public engineio::SessionHandler {
   struct Partial {
     socketio::Packet packet;
     std::vector<Bytes> bins;
+    std::size_t held = 0;  // bytes of `bins`, in the session's budget
   };
   std::unique_ptr<Partial> partial_;
+  void drop_partial();
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 

@@ -158,10 +158,10 @@ std::string Socket::transport() const {
 
 void Socket::set_user(User user) {
   auto& s = impl(*this);
-  join("user:" + user.id);
+  join(user_room(user.id));
   for (const auto& org : user.orgs) {
-    join("org:" + org.id);
-    if (!org.role.empty()) join("org:" + org.id + ":role:" + org.role);
+    join(org_room(org.id));
+    if (!org.role.empty()) join(org_role_room(org.id, org.role));
   }
   s.user_ = std::move(user);
 }

@@ -189,6 +189,32 @@ describe("rollcalld authentication", () => {
     assert.equal(left.ok, true);
   });
 
+  it("room:join stops at rooms.max_per_socket with a clear error; rooms already joined still answer ok", async () => {
+    const capped = await startRollcalld({
+      config: presenceConfig({ overrides: { rooms: { client_join: ["chat:*"], max_per_socket: 3 } } }),
+    });
+    try {
+      const s = await connectUser(capped.url, tokenFor("auth-room-cap"));
+      for (const room of ["chat:1", "chat:2", "chat:3"]) {
+        const [res] = await ackWithin(s, EVENT_MS, "room:join", room);
+        assert.deepEqual(res, { ok: true, room }, room);
+      }
+      const [over] = await ackWithin(s, EVENT_MS, "room:join", "chat:4");
+      assert.equal(over.ok, false);
+      assert.match(over.error, /^too many rooms: .*rooms\.max_per_socket/);
+      const [again] = await ackWithin(s, EVENT_MS, "room:join", "chat:2");
+      assert.deepEqual(again, { ok: true, room: "chat:2" }, "a room already joined");
+      const [left] = await ackWithin(s, EVENT_MS, "room:leave", "chat:1");
+      assert.equal(left.ok, true);
+      const [now] = await ackWithin(s, EVENT_MS, "room:join", "chat:4");
+      assert.deepEqual(now, { ok: true, room: "chat:4" }, "room for one more after a leave");
+      s.disconnect();
+    } finally {
+      await capped.stop();
+      capped.cleanup();
+    }
+  });
+
   describe("RS256", () => {
     let rs;
     let keys;
