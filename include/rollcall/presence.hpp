@@ -96,6 +96,19 @@ struct PresenceOptions {
   WebhookOptions webhooks;
 };
 
+// Whether transitions reach the store. When a write fails (disk full,
+// read-only file), transitions wait in memory, in order, and are retried
+// (100 ms, doubling up to 5 s) until stored; only then are they announced.
+// At most 100,000 wait: past that the oldest are dropped, counted in `lost`
+// and logged. docs/presence.md, "When the store fails".
+struct PresenceStoreHealth {
+  bool ok = true;                  // the last write succeeded
+  std::size_t unstored = 0;        // transitions waiting to be stored
+  std::uint64_t lost = 0;          // dropped past the bound since start
+  std::string error;               // why the last write failed
+  std::int64_t failing_since_ms = 0;  // Unix ms of the first failure of this run of failures
+};
+
 // Node-style view of presence (Server::presence()). Queries are thread-safe.
 // on_online/on_offline callbacks run on the presence thread, after the
 // transition is stored.
@@ -112,6 +125,7 @@ class Presence {
   // Users of `org` that are online now.
   std::vector<UserPresence> online_in_org(const std::string& org) const;
   std::size_t online_count() const;
+  PresenceStoreHealth store_health() const;
 
  protected:
   Presence() = default;

@@ -451,13 +451,26 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   server_->use([state](Socket& socket, Next next) { state->authenticate(socket, std::move(next)); });
   server_->on_connection([state](Socket& socket) { state->install_handlers(socket); });
   server_->add_http_route("/v1/", [state](const HttpRequest& req) { return state->api(req); });
-  server_->add_http_route("/healthz", [](const HttpRequest& req) {
+  server_->add_http_route("/healthz", [state](const HttpRequest& req) {
     if (req.method != "GET") {
       return HttpResponse{.status = 405,
                           .body = R"({"error":"only GET is supported"})",
                           .headers = {{"Allow", "GET"}}};
     }
-    return HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
+    // Degraded (503, so load balancers and probes notice) while presence
+    // transitions cannot be stored: they wait in memory, unannounced.
+    auto h = state->server->presence().store_health();
+    if (h.ok) return HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
+    json::object store;
+    store["ok"] = false;
+    store["unstored"] = h.unstored;
+    store["lost"] = h.lost;
+    store["error"] = h.error;
+    store["failingSince"] = rfc3339(h.failing_since_ms);
+    json::object o;
+    o["status"] = "degraded";
+    o["presenceStore"] = std::move(store);
+    return json_response(503, o);
   });
 }
 

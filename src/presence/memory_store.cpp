@@ -16,7 +16,7 @@ class MemoryStore final : public PresenceStore {
     return out;
   }
   std::uint64_t last_seq() override { return seq_; }
-  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+  bool record(const std::vector<Transition>& batch, bool enqueue, std::string&) override {
     for (const auto& [e, row] : batch) {
       seq_ = std::max(seq_, e.seq);
       if (e.type == "user.online") online_[e.user] = row;

@@ -76,7 +76,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     db_.reset(raw);
     if (rc != SQLITE_OK) {
       throw std::runtime_error("store " + path + ": cannot open: " +
-                               (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+                               (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)) + hint(rc));
     }
     sqlite3_busy_timeout(db_.get(), 2000);
     // One process owns the store (two rollcalld on one data directory would
@@ -133,7 +133,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
   }
 
-  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+  bool record(const std::vector<Transition>& batch, bool enqueue, std::string& error) override {
     if (batch.empty()) return true;
     try {
       run("BEGIN IMMEDIATE");
@@ -176,9 +176,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
       run("COMMIT");
       return true;
     } catch (const std::exception& ex) {
-      spdlog::error("store {}: cannot record {} transitions (first: {} of {}, seq {}): {}", path_,
-                    batch.size(), batch.front().event.type, batch.front().event.user,
-                    batch.front().event.seq, ex.what());
+      error = ex.what();
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       return false;
     }
@@ -226,7 +224,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
       step_done(s.get());
       run("COMMIT");
     } catch (const std::exception& ex) {
-      spdlog::error("store {}: cannot dead-letter events: {}", path_, ex.what());
+      spdlog::error("cannot dead-letter events: {}", ex.what());
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }
@@ -266,8 +264,23 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     return e;
   }
 
+  // Names the file: an operator reading "disk I/O error" needs to know
+  // which directory is read-only or full.
   void fail(const char* what) const {
-    throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db_.get()));
+    throw std::runtime_error("store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_.get()) +
+                             hint(sqlite3_errcode(db_.get())));
+  }
+
+  static std::string hint(int code) {
+    switch (code & 0xff) {
+      case SQLITE_FULL: return " (the file system holding the store is full)";
+      case SQLITE_IOERR:
+      case SQLITE_READONLY:
+      case SQLITE_CANTOPEN:
+      case SQLITE_PERM:
+        return " (is the data directory writable, and is its file system not full?)";
+      default: return {};
+    }
   }
 
   void exec(const char* sql) {
@@ -275,7 +288,8 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
       std::string msg = err ? err : "unknown error";
       sqlite3_free(err);
-      throw std::runtime_error("store " + path_ + ": " + sql + ": " + msg);
+      throw std::runtime_error("store " + path_ + ": " + sql + ": " + msg +
+                               hint(sqlite3_errcode(db_.get())));
     }
   }
 
@@ -324,7 +338,7 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
       }
       run("COMMIT");
     } catch (const std::exception& ex) {
-      spdlog::error("store {}: {}", path_, ex.what());
+      spdlog::error("{}", ex.what());
       sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }

@@ -40,8 +40,10 @@ class PresenceStore {
   // tracker commits the transitions of a few milliseconds together): for
   // each, the user's row (inserted for user.online, removed for
   // user.offline), the sequence counter and, when `enqueue`, the webhook
-  // event. Returns false (and logs why) on failure.
-  virtual bool record(const std::vector<Transition>& batch, bool enqueue) = 0;
+  // event. On failure nothing is stored: returns false with `error` saying
+  // why (the tracker logs it and retries the same batch, grown by the
+  // transitions made meanwhile).
+  virtual bool record(const std::vector<Transition>& batch, bool enqueue, std::string& error) = 0;
   // The webhook outbox kept by this store.
   virtual hooks::Outbox& outbox() = 0;
 };

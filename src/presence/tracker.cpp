@@ -77,6 +77,18 @@ void PresenceTracker::stop() {
     if (sender_) sender_->stop();
     group_timer_.cancel();  // notices still queued die with the connections they describe
     commit_scheduled_ = false;
+    retry_timer_.cancel();
+    retry_scheduled_ = false;
+    if (!unstored_.empty()) {
+      // A last try, so that the next start finds them (their webhooks wait
+      // in the outbox); what is not stored now is lost with the process.
+      std::string error;
+      if (!store_->record(unstored_, sender_ != nullptr, error)) {
+        spdlog::error("presence: stopping with {} transitions never stored ({}); they are lost",
+                      unstored_.size(), error);
+      }
+      unstored_.clear();
+    }
     std::lock_guard lock(mutex_);
     for (auto& [id, s] : users_) s.grace.reset();
   });
@@ -239,20 +251,83 @@ void PresenceTracker::transition(const std::string& user, bool online) {
   e.orgs = s.identity.orgs;
   t.row = StoredUser{user, s.identity.name, s.identity.orgs, s.seq, s.since_ms};
   if (!online) users_.erase(it);  // nothing kept for offline users
-  uncommitted_.push_back(std::move(t));
+  unstored_.push_back(std::move(t));
 }
 
 void PresenceTracker::commit() {
-  if (uncommitted_.empty()) return;
+  // While the store fails, the retry timer commits: transitions pile up in
+  // unstored_ (in order) and go in one batch when the store is back.
+  if (unstored_.empty() || retry_scheduled_) return;
   last_commit_ = std::chrono::steady_clock::now();
-  auto batch = std::move(uncommitted_);
-  uncommitted_.clear();
   // Stored before anyone hears of it.
-  if (!store_->record(batch, sender_ != nullptr)) {
-    spdlog::error("presence: {} transitions (first: {} of {}, seq {}) were not stored",
-                  batch.size(), batch.front().event.type, batch.front().event.user,
-                  batch.front().event.seq);
+  std::string error;
+  if (!store_->record(unstored_, sender_ != nullptr, error)) {
+    store_failed(error);
+    return;
   }
+  auto batch = std::move(unstored_);
+  unstored_.clear();
+  if (retry_delay_.count() != 0) {
+    const auto secs = std::chrono::duration<double>(last_commit_ - failing_since_).count();
+    spdlog::warn("presence: store recovered after {:.1f} s; {} waiting transitions stored and "
+                 "announced",
+                 secs, batch.size());
+    retry_delay_ = std::chrono::milliseconds(0);
+  }
+  {
+    std::lock_guard lock(health_mutex_);
+    health_.ok = true;
+    health_.unstored = 0;
+    health_.error.clear();
+    health_.failing_since_ms = 0;
+  }
+  announce(batch);
+}
+
+void PresenceTracker::store_failed(const std::string& error) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool first = retry_delay_.count() == 0;
+  std::uint64_t dropped = 0;
+  if (unstored_.size() > kMaxUnstored) {
+    // Memory is bounded too: the oldest go first (they are the most likely
+    // to have been superseded by a later transition of the same user).
+    dropped = unstored_.size() - kMaxUnstored;
+    unstored_.erase(unstored_.begin(), unstored_.begin() + static_cast<std::ptrdiff_t>(dropped));
+    spdlog::error("presence: {} transitions dropped unstored and never announced: more than {} "
+                  "wait for the failing store",
+                  dropped, kMaxUnstored);
+  }
+  if (first) {
+    failing_since_ = now;
+    last_failure_log_ = now;
+    spdlog::error("presence: cannot store {} transitions: {}; keeping them in memory (at most {}) "
+                  "and retrying; they are announced once stored",
+                  unstored_.size(), error, kMaxUnstored);
+  } else if (now - last_failure_log_ >= kFailureLogEvery) {
+    last_failure_log_ = now;
+    spdlog::error("presence: store failing for {:.0f} s, {} transitions waiting: {}",
+                  std::chrono::duration<double>(now - failing_since_).count(), unstored_.size(),
+                  error);
+  }
+  {
+    std::lock_guard lock(health_mutex_);
+    health_.ok = false;
+    health_.unstored = unstored_.size();
+    health_.lost += dropped;
+    health_.error = error;
+    if (first) health_.failing_since_ms = unix_ms();
+  }
+  retry_delay_ = first ? kRetryMin : std::min(retry_delay_ * 2, kRetryMax);
+  retry_scheduled_ = true;
+  retry_timer_.expires_after(retry_delay_);
+  retry_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;  // stopped
+    retry_scheduled_ = false;
+    commit();
+  });
+}
+
+void PresenceTracker::announce(const std::vector<Transition>& batch) {
   for (const auto& [e, row] : batch) {
     bool online = e.type == "user.online";
     const char* status = online ? "online" : "offline";
@@ -331,6 +406,11 @@ std::vector<UserPresence> PresenceTracker::online_in_org_impl(const std::string&
   return out;
 }
 
+PresenceStoreHealth PresenceTracker::store_health_impl() const {
+  std::lock_guard lock(health_mutex_);
+  return health_;
+}
+
 std::size_t PresenceTracker::online_count_impl() const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
@@ -367,5 +447,6 @@ std::vector<UserPresence> Presence::online_in_org(const std::string& org) const 
   return impl(*this).online_in_org_impl(org);
 }
 std::size_t Presence::online_count() const { return impl(*this).online_count_impl(); }
+PresenceStoreHealth Presence::store_health() const { return impl(*this).store_health_impl(); }
 
 }  // namespace rollcall

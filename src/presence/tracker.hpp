@@ -66,6 +66,12 @@ class PresenceTracker final : public Presence {
   // shortest time between two commits.
   static constexpr std::chrono::milliseconds kGroupWindow{10};
   static constexpr std::chrono::milliseconds kCommitInterval{50};
+  // A failing store: retry delays, how often the failure is logged again,
+  // and how many transitions wait in memory at most.
+  static constexpr std::chrono::milliseconds kRetryMin{100};
+  static constexpr std::chrono::milliseconds kRetryMax{5000};
+  static constexpr std::chrono::seconds kFailureLogEvery{10};
+  static constexpr std::size_t kMaxUnstored = 100000;
 
   // From any loop.
   void connected(const User& user, ConnectionInfo info);
@@ -82,6 +88,7 @@ class PresenceTracker final : public Presence {
   std::optional<UserPresence> get_impl(const std::string& user) const;
   std::vector<UserPresence> online_in_org_impl(const std::string& org) const;
   std::size_t online_count_impl() const;
+  PresenceStoreHealth store_health_impl() const;
 
  private:
   // A connection's details kept in one buffer (its five strings end to
@@ -122,8 +129,11 @@ class PresenceTracker final : public Presence {
   // Arms the group timer unless it is armed (presence thread).
   void schedule_commit();
   void drain();
-  // Stores the transitions made since the last commit, then announces them.
+  // Stores the transitions not stored yet, then announces them; on failure
+  // keeps them and schedules a retry.
   void commit();
+  void store_failed(const std::string& error);
+  void announce(const std::vector<Transition>& batch);
   void on_connected(User user, const ConnectionInfo& info);
   void on_disconnected(const std::string& user, const std::string& socket_id);
   void start_grace(const std::string& user, UserState& state);
@@ -149,7 +159,15 @@ class PresenceTracker final : public Presence {
   boost::asio::steady_timer group_timer_{ioc_};
   bool commit_scheduled_ = false;                         // presence thread only
   std::chrono::steady_clock::time_point last_commit_{};  // presence thread only
-  std::vector<Transition> uncommitted_;  // presence thread only
+  // Transitions decided and not yet stored, in order (presence thread only).
+  std::vector<Transition> unstored_;
+  boost::asio::steady_timer retry_timer_{ioc_};
+  bool retry_scheduled_ = false;                         // presence thread only
+  std::chrono::milliseconds retry_delay_{0};             // presence thread only
+  std::chrono::steady_clock::time_point failing_since_{};  // presence thread only
+  std::chrono::steady_clock::time_point last_failure_log_{};  // presence thread only
+  mutable std::mutex health_mutex_;
+  PresenceStoreHealth health_;  // guarded by health_mutex_
   std::atomic<bool> running_{false};
 };
 

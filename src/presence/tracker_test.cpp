@@ -177,11 +177,11 @@ class CountingStore final : public PresenceStore {
  public:
   std::vector<StoredUser> load_online() override { return inner_->load_online(); }
   std::uint64_t last_seq() override { return inner_->last_seq(); }
-  bool record(const std::vector<Transition>& batch, bool enqueue) override {
+  bool record(const std::vector<Transition>& batch, bool enqueue, std::string& error) override {
     ++commits;
     transitions += batch.size();
     times.push_back(std::chrono::steady_clock::now());  // presence thread only
-    return inner_->record(batch, enqueue);
+    return inner_->record(batch, enqueue, error);
   }
   std::vector<std::chrono::steady_clock::time_point> times;
   hooks::Outbox& outbox() override { return inner_->outbox(); }
@@ -226,6 +226,78 @@ TEST(PresenceTracker, UnderAStreamOfConnectsCommitsAreAtLeastTheCommitIntervalAp
   for (std::size_t i = 1; i < times.size(); ++i) {
     EXPECT_GE(times[i] - times[i - 1], PresenceTracker::kCommitInterval) << "commit " << i;
   }
+}
+
+// Fails every write while `failing` is set, as SQLite does on a full disk;
+// otherwise writes to a memory store. Counts the failed attempts.
+class FailingStore final : public PresenceStore {
+ public:
+  std::vector<StoredUser> load_online() override { return inner_->load_online(); }
+  std::uint64_t last_seq() override { return inner_->last_seq(); }
+  bool record(const std::vector<Transition>& batch, bool enqueue, std::string& error) override {
+    if (failing) {
+      std::lock_guard lock(mutex_);
+      ++failures_;
+      cv_.notify_all();
+      error = "step: database or disk is full";
+      return false;
+    }
+    return inner_->record(batch, enqueue, error);
+  }
+  hooks::Outbox& outbox() override { return inner_->outbox(); }
+  bool wait_for_failures(int n, std::chrono::milliseconds deadline = 5s) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, deadline, [&] { return failures_ >= n; });
+  }
+  std::atomic<bool> failing{true};
+  std::shared_ptr<PresenceStore> inner_ = make_memory_store();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int failures_ = 0;
+};
+
+TEST(PresenceTracker, AFailingStoreDelaysTransitionsUntilStoredThenAnnouncesThemInOrder) {
+  Recorder rec;
+  auto store = std::make_shared<FailingStore>();
+  auto t = make_tracker(rec, 50ms, store);
+  for (int i = 0; i < 10; ++i) {
+    t->connected(User{"f" + std::to_string(i), "", {{"acme", ""}}}, conn("s" + std::to_string(i)));
+  }
+  // Stored first, announced after: while writes fail, nobody hears a thing.
+  ASSERT_TRUE(store->wait_for_failures(1));
+  drain(*t);
+  t->disconnected("f0", "s0");  // its offline joins the queue after the grace
+  ASSERT_TRUE(store->wait_for_failures(3));  // retried, not given up
+  drain(*t);
+  EXPECT_TRUE(rec.snapshot().empty());
+  {
+    std::lock_guard lock(rec.mutex);
+    EXPECT_TRUE(rec.org_events.empty());
+  }
+  auto h = t->store_health_impl();
+  EXPECT_FALSE(h.ok);
+  EXPECT_GE(h.unstored, 10u);
+  EXPECT_EQ(h.lost, 0u);
+  EXPECT_NE(h.error.find("disk is full"), std::string::npos);
+  EXPECT_GT(h.failing_since_ms, 0);
+  EXPECT_TRUE(t->is_online_impl("f3"));  // queries see the live state meanwhile
+
+  store->failing = false;
+  ASSERT_TRUE(rec.wait_for_count(11));
+  auto ev = rec.snapshot();
+  ASSERT_EQ(ev.size(), 11u);
+  for (std::size_t i = 1; i < ev.size(); ++i) EXPECT_GT(ev[i].seq, ev[i - 1].seq) << i;
+  EXPECT_EQ(ev.back().type, "user.offline");
+  EXPECT_EQ(ev.back().user, "f0");
+  EXPECT_EQ(store->inner_->load_online().size(), 9u);  // f0's insert and delete both stored
+  h = t->store_health_impl();
+  EXPECT_TRUE(h.ok);
+  EXPECT_EQ(h.unstored, 0u);
+  EXPECT_TRUE(h.error.empty());
+  EXPECT_FALSE(rec.wait_for_count(12, 200ms));  // each announced once
+  t->stop();
 }
 
 TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {
