@@ -62,14 +62,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // Base64: decode(x) succeeds only on canonical input; encode/decode round trip.
-  if (auto bytes = eio::base64_decode(in)) {
+  if (auto bytes = rollcall::base64_decode(in)) {
     check(bytes->size() == in.size() / 4 * 3 - (in.size() - in.find_last_not_of('=') - 1) ||
           in.empty());
-    check(eio::base64_encode(*bytes) == in);
+    check(rollcall::base64_encode(*bytes) == in);
   }
-  const std::string enc = eio::base64_encode(in);
+  const std::string enc = rollcall::base64_encode(in);
   check(enc.size() == (size + 2) / 3 * 4);
-  auto dec = eio::base64_decode(enc);
+  auto dec = rollcall::base64_decode(enc);
   check(dec.has_value() && *dec == in);
 
   // Session id tag parsing must never crash; valid ids keep their tag.

@@ -19,32 +19,6 @@
 
 namespace {
 
-struct HostPort {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-HostPort parse_listen(const std::string& s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) {
-    throw rollcall::app::ConfigError("server.listen: expected HOST:PORT, got '" + s + "'");
-  }
-  HostPort hp;
-  hp.host = s.substr(0, colon);
-  if (hp.host.size() > 2 && hp.host.front() == '[' && hp.host.back() == ']') {
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  try {
-    std::size_t used = 0;
-    int port = std::stoi(s.substr(colon + 1), &used);
-    if (used != s.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-    hp.port = static_cast<std::uint16_t>(port);
-  } catch (const std::exception&) {
-    throw rollcall::app::ConfigError("server.listen: bad port in '" + s + "'");
-  }
-  return hp;
-}
-
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
@@ -111,7 +85,9 @@ int main(int argc, char** argv) {
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
 
-    auto hp = parse_listen(srv.listen);
+    const auto parsed = rollcall::app::parse_listen(srv.listen);  // validate() checked it
+    if (!parsed) throw rollcall::app::ConfigError("server.listen: expected HOST:PORT, got '" + srv.listen + "'");
+    const auto& hp = *parsed;
     if (bench && !is_loopback(hp.host)) {
       throw rollcall::app::ConfigError("--bench accepts unverified tokens and is refused unless "
                                        "--listen is a loopback address (127.0.0.0/8 or ::1)");

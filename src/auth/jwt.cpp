@@ -1,7 +1,7 @@
 #include "auth/jwt.hpp"
 #include "common/c_handle.hpp"
 
-#include "auth/encoding.hpp"
+#include "common/encoding.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>

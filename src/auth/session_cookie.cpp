@@ -1,6 +1,6 @@
 #include "auth/session_cookie.hpp"
 
-#include "auth/encoding.hpp"
+#include "common/encoding.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -20,32 +20,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// decodeURIComponent, except that an invalid escape keeps the whole value raw
-// (the `cookie` package's tryDecode). UTF-8 validity is not checked.
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    const int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
-    const int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
-    if (hi < 0 || lo < 0) return std::string(s);
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 }  // namespace
 
 std::optional<std::string> find_cookie(std::string_view header, std::string_view name) {
@@ -59,8 +33,9 @@ std::optional<std::string> find_cookie(std::string_view header, std::string_view
     if (!value.empty() && value.front() == '"') {  // slice(1, -1), as the npm package does
       value = value.size() >= 2 ? value.substr(1, value.size() - 2) : std::string_view{};
     }
-    if (value.find('%') == std::string_view::npos) return std::string(value);
-    return percent_decode(value);
+    // decodeURIComponent, except that an invalid escape keeps the whole
+    // value raw (the `cookie` package's tryDecode). UTF-8 is not checked.
+    return percent_decode(value).value_or(std::string(value));
   }
   return std::nullopt;
 }
@@ -68,7 +43,7 @@ std::optional<std::string> find_cookie(std::string_view header, std::string_view
 std::string sign_cookie(std::string_view id, std::string_view secret) {
   std::string out(id);
   out += '.';
-  out += base64_encode(hmac_sha256(secret, id), /*pad=*/false);
+  out += base64_encode(hmac_sha256(secret, id), Base64::standard, /*pad=*/false);
   return out;
 }
 

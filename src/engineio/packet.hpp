@@ -53,11 +53,6 @@ DecodeError decode_payload(std::string_view in, std::vector<Packet>& out,
 void append_payload_record(std::string& out, PacketType type, std::string_view data,
                            bool binary);
 
-// Standard base64 (RFC 4648, with padding) used by the polling transport.
-std::string base64_encode(std::string_view bytes);
-void base64_encode_append(std::string& out, std::string_view bytes);
-std::optional<std::string> base64_decode(std::string_view text);
-
 // Session ids: 20 characters of URL-safe base64 from 15 CSPRNG bytes.
 // The first byte is `tag` (the owning event loop index), so any loop can
 // route a request to the loop that owns the session without shared state.

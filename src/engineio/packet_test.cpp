@@ -145,61 +145,6 @@ TEST(EngineioErrors, ToStringCoversEveryValue) {
   }
 }
 
-TEST(Base64, Rfc4648Vectors) {
-  const std::pair<std::string, std::string> v[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
-  };
-  for (const auto& [plain, enc] : v) {
-    EXPECT_EQ(base64_encode(plain), enc);
-    auto dec = base64_decode(enc);
-    ASSERT_TRUE(dec.has_value()) << enc;
-    EXPECT_EQ(*dec, plain);
-  }
-}
-
-TEST(Base64, AllByteValuesRoundTrip) {
-  std::string bytes;
-  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
-  for (std::size_t len = 0; len <= bytes.size(); len += 37) {
-    const auto sub = bytes.substr(0, len);
-    auto dec = base64_decode(base64_encode(sub));
-    ASSERT_TRUE(dec.has_value());
-    EXPECT_EQ(*dec, sub);
-  }
-  const std::string enc = base64_encode("\xfb\xff"s);
-  EXPECT_EQ(enc, "+/8=");
-}
-
-TEST(Base64, EncodeAppendKeepsPrefix) {
-  std::string out = "b";
-  base64_encode_append(out, "foo");
-  EXPECT_EQ(out, "bZm9v");
-}
-
-TEST(Base64, RejectsBadCharacters) {
-  EXPECT_FALSE(base64_decode("Zm9v!A==").has_value());
-  EXPECT_FALSE(base64_decode("Zm 9").has_value());
-  EXPECT_FALSE(base64_decode("Zm-_").has_value());  // URL-safe alphabet is not accepted
-  EXPECT_FALSE(base64_decode("Zm9\n").has_value());
-}
-
-TEST(Base64, RejectsBadLength) {
-  EXPECT_FALSE(base64_decode("Z").has_value());
-  EXPECT_FALSE(base64_decode("Zm9").has_value());
-  EXPECT_FALSE(base64_decode("Zm9vY").has_value());
-  EXPECT_FALSE(base64_decode("Zg").has_value());  // padding is mandatory
-}
-
-TEST(Base64, RejectsBadPadding) {
-  EXPECT_FALSE(base64_decode("====").has_value());
-  EXPECT_FALSE(base64_decode("Z===").has_value());
-  EXPECT_FALSE(base64_decode("Zg=a").has_value());
-  EXPECT_FALSE(base64_decode("Zg==Zg==").has_value());  // padding in the middle
-  EXPECT_FALSE(base64_decode("Zh==").has_value());      // non-zero unused bits
-  EXPECT_FALSE(base64_decode("Zm9=").has_value());      // non-zero unused bits
-}
-
 TEST(SessionId, FormatAndTag) {
   for (int tag : {0, 1, 7, 127, 128, 255}) {
     const std::string id = make_id(static_cast<std::uint8_t>(tag));

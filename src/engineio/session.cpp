@@ -1,4 +1,5 @@
 #include "engineio/session.hpp"
+#include "common/encoding.hpp"
 
 #include "server/loop.hpp"
 

@@ -3,6 +3,8 @@
 // bounded run loop, and a self-signed certificate made with OpenSSL's API.
 #pragma once
 
+#include "run_until.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -40,19 +42,7 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
-// Runs `ioc` until `pred()` holds or `limit` passes; false on timeout.
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred pred,
-               std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    if (ioc.stopped()) ioc.restart();
-    if (ioc.run_one_for(deadline - now) == 0 && ioc.stopped()) return pred();  // no work left
-  }
-  return true;
-}
+using rollcall::testing::run_until;  // tests/unit/run_until.hpp
 
 struct Received {
   std::string method, target, host, content_type, user_agent, timestamp, signature, body;

@@ -1,32 +1,11 @@
 #include "redis/config.hpp"
+#include "common/encoding.hpp"
 
 #include <charconv>
 
 namespace rollcall::redis {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size() || hex_value(s[i + 1]) < 0 || hex_value(s[i + 2]) < 0) return std::nullopt;
-    out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-    i += 2;
-  }
-  return out;
-}
 
 template <class T>
 bool parse_number(std::string_view s, T& out) {

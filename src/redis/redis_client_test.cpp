@@ -2,6 +2,7 @@
 // 127.0.0.1:$REDIS_PORT (scripts/services.sh starts one) and FAIL when there
 // is none. The RedisClientFake.* tests use an in-process fake server.
 #include "redis/redis_client.hpp"
+#include "run_until.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -36,13 +37,7 @@ class Harness {
  public:
   // Runs the loop until `done()` or `limit`; false on timeout.
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 5000ms) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      if (ioc_.stopped()) ioc_.restart();
-      ioc_.run_one_for(10ms);
-    }
-    return true;
+    return rollcall::testing::run_until(ioc_, done, limit);
   }
 
   std::shared_ptr<Result> send(RedisClient& c, std::vector<std::string> argv) {

@@ -199,23 +199,7 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
           return;
         }
         // Middlewares still run; the missed packets go out once they pass.
-        connecting_.push_back(nsp);
-        auto chain = std::make_shared<MiddlewareChain>();
-        chain->alive = alive_;
-        chain->client = this;
-        chain->nsp = nsp;
-        chain->socket = socket;
-        chain->on_done = [this, nsp, socket, missed = std::move(restored->missed)](
-                             std::optional<ConnectError> err) mutable {
-          done_connecting(nsp);
-          if (err) {
-            send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,
-                         connect_error_payload(*err), {}));
-            return;
-          }
-          finish_connect(*nsp, std::move(socket), std::move(missed));
-        };
-        chain->next(std::nullopt);
+        run_middlewares(*nsp, std::move(socket), std::move(restored->missed));
         return;
       }
     }
@@ -225,13 +209,22 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
   std::string pid = server_.recovery ? engineio::make_id(0) : std::string();
   auto socket = std::make_shared<SocketImpl>(*nsp, *this, std::move(id), std::move(pid),
                                              session_.handshake(), std::move(auth));
-  connecting_.push_back(nsp);
+  run_middlewares(*nsp, std::move(socket), {});
+}
+
+// Runs the namespace's middlewares; the socket connects (after `missed`,
+// for a recovered one) once they all pass, or the client gets the
+// CONNECT_ERROR of the first that refuses.
+void Client::run_middlewares(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> socket,
+                             std::vector<EncodedPtr> missed) {
+  connecting_.push_back(&nsp);
   auto chain = std::make_shared<MiddlewareChain>();
   chain->alive = alive_;
   chain->client = this;
-  chain->nsp = nsp;
+  chain->nsp = &nsp;
   chain->socket = socket;
-  chain->on_done = [this, nsp, socket](std::optional<ConnectError> err) mutable {
+  chain->on_done = [this, nsp = &nsp, socket, missed = std::move(missed)](
+                       std::optional<ConnectError> err) mutable {
     done_connecting(nsp);
     if (err) {
       send(*encode(PacketType::connect_error, nsp->name_, std::nullopt,

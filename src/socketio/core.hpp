@@ -169,6 +169,8 @@ class Client final : public engineio::SessionHandler {
  private:
   void dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments);
   void connect(const std::string& nsp, boost::json::value auth);
+  void run_middlewares(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> socket,
+                       std::vector<EncodedPtr> missed);
   void finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> socket,
                       std::vector<EncodedPtr> missed);
   void fail(const char* what);
