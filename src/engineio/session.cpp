@@ -95,7 +95,7 @@ void Session::schedule_pong_deadline() {
 void Session::on_heartbeat(std::uint32_t gen) {
   if (gen != heartbeat_gen_ || closed_ || closing_) return;
   if (awaiting_pong_) {
-    close("ping timeout");
+    close(CloseReason::ping_timeout);
     return;
   }
   awaiting_pong_ = true;
@@ -112,7 +112,7 @@ bool Session::send(const Frame& f, bool volatile_) {
   }
   if (volatile_ && !pending_get_) return false;
   if (!budget_.add(Budget::Side::out, queued_bytes_, f.size())) {
-    close_later("transport error");
+    close_later(CloseReason::transport_error);
     return false;
   }
   queue_.push_back(f);
@@ -156,7 +156,7 @@ void Session::poll_get(PollResponder respond) {
     // Overlapping GETs: refuse the newcomer and close the session; the
     // pending GET is released with a close packet.
     respond(400, error_body(HttpError::bad_request));
-    close("transport error");
+    close(CloseReason::transport_error);
     return;
   }
   if (upgrading() && queue_.empty()) {
@@ -171,7 +171,7 @@ void Session::poll_get(PollResponder respond) {
 void Session::poll_aborted() {
   if (!pending_get_) return;
   pending_get_ = nullptr;
-  if (!closed_) close("transport close");
+  if (!closed_) close(CloseReason::transport_close);
 }
 
 int Session::poll_post(std::string_view body) {
@@ -179,7 +179,7 @@ int Session::poll_post(std::string_view body) {
   DecodeError err = decode_payload(body, packets);
   if (err != DecodeError::none) {
     spdlog::debug("session {}: bad polling payload: {}", sid_, to_string(err));
-    close("parse error");
+    close(CloseReason::parse_error);
     return 400;
   }
   auto self = shared_from_this();  // a handler may close the session
@@ -202,7 +202,7 @@ void Session::on_packet(Packet&& p) {
       if (handler_) handler_->on_message(p.data, p.binary);
       break;
     case PacketType::close:
-      shutdown("transport close", false);
+      shutdown(CloseReason::transport_close, false);
       break;
     case PacketType::noop:
       break;
@@ -210,7 +210,7 @@ void Session::on_packet(Packet&& p) {
     case PacketType::open:
     case PacketType::upgrade:  // only valid on a probe
       spdlog::debug("session {}: unexpected packet type {}", sid_, static_cast<int>(p.type));
-      close("parse error");
+      close(CloseReason::parse_error);
       break;
   }
 }
@@ -247,7 +247,7 @@ void Session::on_ws_message(WsLink* from, std::string_view data, bool binary) {
       probe_ = nullptr;
       probe->close();
     } else {
-      close("parse error");
+      close(CloseReason::parse_error);
     }
     return;
   }
@@ -288,7 +288,7 @@ void Session::finish_upgrade() {
   budget_.release(Budget::Side::out, queued_bytes_);
 }
 
-void Session::on_ws_closed(WsLink* from, const char* reason) {
+void Session::on_ws_closed(WsLink* from, CloseReason reason) {
   if (probe_ && from == probe_.get()) {
     probe_ = nullptr;
     upgrade_timer_.reset();
@@ -300,17 +300,17 @@ void Session::on_ws_closed(WsLink* from, const char* reason) {
   }
 }
 
-void Session::close(const std::string& reason) { shutdown(reason, true); }
+void Session::close(CloseReason reason) { shutdown(reason, true); }
 
 // From inside send(): a broadcast may be iterating over the recipients, so
 // the close (which leaves rooms) runs after it.
-void Session::close_later(const std::string& reason) {
+void Session::close_later(CloseReason reason) {
   if (closing_ || close_posted_) return;
   close_posted_ = true;
   asio::post(loop_.ioc, [self = shared_from_this(), reason] { self->close(reason); });
 }
 
-void Session::shutdown(const std::string& reason, bool send_close_packet) {
+void Session::shutdown(CloseReason reason, bool send_close_packet) {
   if (closing_ || closed_) return;
   closing_ = true;
   auto self = shared_from_this();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engineio/budget.hpp"
+#include "engineio/close_reason.hpp"
 #include "engineio/packet.hpp"
 #include "common/fifo.hpp"
 #include "server/frame.hpp"
@@ -31,7 +32,7 @@ class SessionHandler {
   virtual ~SessionHandler() = default;
   virtual void on_message(std::string_view data, bool binary) = 0;
   // The session is closing; the handler may still queue final packets.
-  virtual void on_close(const std::string& reason) = 0;
+  virtual void on_close(CloseReason reason) = 0;
 };
 
 // A WebSocket connection as seen by a session.
@@ -100,7 +101,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // ready. Returns false when the packet was dropped.
   bool send(const Frame& f, bool volatile_ = false);
   // Server-side close (reason as Node names it).
-  void close(const std::string& reason);
+  void close(CloseReason reason);
 
   // Polling transport.
   void poll_get(PollResponder respond);
@@ -115,7 +116,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void attach_websocket(std::shared_ptr<WsLink> link);  // WebSocket-only session
   bool begin_upgrade(std::shared_ptr<WsLink> probe);
   void on_ws_message(WsLink* from, std::string_view data, bool binary);
-  void on_ws_closed(WsLink* from, const char* reason);
+  void on_ws_closed(WsLink* from, CloseReason reason);
 
  private:
   void on_packet(Packet&& p);
@@ -124,9 +125,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void schedule_flush();
   void flush_poll();
   void finish_upgrade();
-  void shutdown(const std::string& reason, bool send_close_packet);
+  void shutdown(CloseReason reason, bool send_close_packet);
   void forget();
-  void close_later(const std::string& reason);
+  void close_later(CloseReason reason);
 
   Loop& loop_;
   const Engine& engine_;

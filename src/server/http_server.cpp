@@ -392,7 +392,7 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
   if (req.method() == http::verb::post) {
     auto ct = req.find(http::field::content_type);
     if (ct != req.end() && ct->value().starts_with("application/octet-stream")) {
-      session->close("transport error");
+      session->close(engineio::CloseReason::transport_error);
       co_return co_await send(x.error(HttpError::bad_request));
     }
     int status = session->poll_post(req.body());
@@ -554,7 +554,7 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
         res.body() = R"({"code":3,"message":"Payload too large"})";
         auto it = query->sid.empty() ? loop.sessions.end() : loop.sessions.find(query->sid);
         if (it != loop.sessions.end()) {
-          it->second->close("transport error");
+          it->second->close(engineio::CloseReason::transport_error);
           closed = " (session " + query->sid + " closed)";
         }
       } else {

@@ -145,7 +145,7 @@ class EchoHandler final : public engineio::SessionHandler {
   void on_message(std::string_view data, bool binary) override {
     session_.send(binary ? make_binary_frame(data) : make_text_frame('4', data));
   }
-  void on_close(const std::string&) override {}
+  void on_close(engineio::CloseReason) override {}
 
  private:
   engineio::Session& session_;
@@ -231,7 +231,7 @@ void Server::Impl::stop(Millis drain) {
       loop->stopping = true;
       std::vector<std::shared_ptr<engineio::Session>> sessions;
       for (auto& [sid, s] : loop->sessions) sessions.push_back(s);
-      for (auto& s : sessions) s->close("server shutting down");
+      for (auto& s : sessions) s->close(engineio::CloseReason::server_shutting_down);
       // Stop once every session is gone (their last frames written), or at
       // the drain deadline.
       auto deadline = std::chrono::steady_clock::now() + drain;

@@ -32,8 +32,9 @@ constexpr auto kLinger = std::chrono::seconds(1);
 
 // The client went away (closed or reset the TCP connection): Node's ws
 // reports both as a close, so the reason is "transport close".
-const char* reason_for(int err) {
-  return err == ECONNRESET || err == EPIPE ? "transport close" : "transport error";
+engineio::CloseReason reason_for(int err) {
+  return err == ECONNRESET || err == EPIPE ? engineio::CloseReason::transport_close
+                                          : engineio::CloseReason::transport_error;
 }
 }  // namespace
 
@@ -55,18 +56,18 @@ void WsConnection::start(std::shared_ptr<engineio::Session> session, std::string
   session_ = std::move(session);
   if (session_) budget_ = session_->shared_budget();
   if (finished_) {
-    fail("transport error");
+    fail(engineio::CloseReason::transport_error);
     return;
   }
   if (!leftover.empty()) feed(leftover);
   if (finished_) return;
   if (auto ec = loop_.poller.add(fd_.get(), shared_from_this())) {
     spdlog::warn("websocket: cannot watch the socket: {}", ec.message());
-    fail("transport error");
+    fail(engineio::CloseReason::transport_error);
     return;
   }
   registered_ = true;
-  if (!charge_out()) return fail("transport error");
+  if (!charge_out()) return fail(engineio::CloseReason::transport_error);
   // What was queued before (the 101 response, the open packet) goes out in one write.
   schedule_write();
 }
@@ -99,7 +100,7 @@ void WsConnection::on_readable() {
       continue;
     }
     if (n == 0) {
-      fail("transport close");
+      fail(engineio::CloseReason::transport_close);
       return;
     }
     if (errno == EINTR) continue;
@@ -114,10 +115,10 @@ void WsConnection::feed(std::string_view bytes) {
   ws::Parser::Error err = parser_.feed(bytes, *this);
   if (err != ws::Parser::Error::none) {
     spdlog::debug("websocket: {}", ws::Parser::to_string(err));
-    protocol_close(ws::Parser::close_code_for(err), "transport error");
+    protocol_close(ws::Parser::close_code_for(err), engineio::CloseReason::transport_error);
     return;
   }
-  if (!finished_ && !charge_in()) fail("transport error");
+  if (!finished_ && !charge_in()) fail(engineio::CloseReason::transport_error);
 }
 
 bool WsConnection::charge_out() {
@@ -154,10 +155,10 @@ void WsConnection::on_close(std::uint16_t code, std::string_view) {
   queued_bytes_ += queue_.back().size();
   begin_closing();
   schedule_write();
-  if (session) session->on_ws_closed(this, "transport close");
+  if (session) session->on_ws_closed(this, engineio::CloseReason::transport_close);
 }
 
-void WsConnection::protocol_close(ws::CloseCode code, const char* reason) {
+void WsConnection::protocol_close(ws::CloseCode code, engineio::CloseReason reason) {
   if (closing_) return;
   auto session = std::move(session_);
   session_ = nullptr;
@@ -181,7 +182,7 @@ bool WsConnection::send(const Frame& f) {
   queue_.push_back(f);
   queued_bytes_ += f.size();
   if (!charge_out()) {
-    fail_later("transport error");
+    fail_later(engineio::CloseReason::transport_error);
     return false;
   }
   schedule_write();
@@ -307,7 +308,7 @@ void WsConnection::do_write() {
 
 // We may be inside a broadcast that is iterating over a room: tear the
 // connection down after it, and write nothing more meanwhile.
-void WsConnection::fail_later(const char* reason) {
+void WsConnection::fail_later(engineio::CloseReason reason) {
   if (failing_ || finished_) return;
   failing_ = true;
   asio::post(loop_.ioc, [self = shared_from_this(), reason] { self->fail(reason); });
@@ -350,7 +351,7 @@ void WsConnection::close_fd() {
   if (close_timer_) close_timer_->cancel();
 }
 
-void WsConnection::fail(const char* reason) {
+void WsConnection::fail(engineio::CloseReason reason) {
   if (finished_) return;
   auto self = shared_from_this();
   finished_ = true;

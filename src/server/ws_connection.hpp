@@ -62,14 +62,14 @@ class WsConnection final : public engineio::WsLink,
   bool charge_in();
   // Tears the connection down after the current handler (which may be a
   // broadcast iterating over a room).
-  void fail_later(const char* reason);
+  void fail_later(engineio::CloseReason reason);
   void begin_closing();
   void on_close_timer();
   static constexpr std::size_t kMaxIov = 64;  // frames per write
   std::size_t gather(std::array<iovec, kMaxIov>& iov) const;
   void consume(std::size_t n);
-  void fail(const char* reason);
-  void protocol_close(ws::CloseCode code, const char* reason);
+  void fail(engineio::CloseReason reason);
+  void protocol_close(ws::CloseCode code, engineio::CloseReason reason);
   void finish();
   void close_fd();
   std::size_t unsent_in_kernel() const noexcept;

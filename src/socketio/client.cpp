@@ -48,7 +48,7 @@ Client::Client(Server::Impl& server, engineio::Session& session)
     if (ec || !*alive) return;
     if (sockets_.empty()) {
       spdlog::debug("session {}: no namespace joined within connectTimeout", session_.sid());
-      session_.close("forced close");
+      session_.close(engineio::CloseReason::forced_close);
     }
   });
 }
@@ -74,7 +74,7 @@ void Client::send(const Encoded& e, bool volatile_) {
 // (an Engine.IO-level decode error is "parse error").
 void Client::fail(const char* what) {
   spdlog::debug("session {}: {}", session_.sid(), what);
-  session_.close("forced close");
+  session_.close(engineio::CloseReason::forced_close);
 }
 
 void Client::on_message(std::string_view data, bool binary) {
@@ -82,7 +82,7 @@ void Client::on_message(std::string_view data, bool binary) {
     if (binary) {
       if (!partial_) return fail("binary message without a packet header");
       if (!session_.budget().add(engineio::Budget::Side::in, partial_->held, data.size())) {
-        return session_.close("transport error");
+        return session_.close(engineio::CloseReason::transport_error);
       }
       partial_->bins.push_back(std::make_shared<const std::string>(data));
       if (partial_->bins.size() < partial_->packet.attachments) return;
@@ -123,7 +123,7 @@ void Client::dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments) {
   }
   if (it == sockets_.end() || p.type == PacketType::connect_error) {
     spdlog::debug("session {}: packet for a namespace it did not join", session_.sid());
-    session_.close("forced close");
+    session_.close(engineio::CloseReason::forced_close);
     return;
   }
   auto socket = it->second;
@@ -231,7 +231,7 @@ void Client::run_middlewares(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> soc
                    connect_error_payload(*err), {}));
       return;
     }
-    finish_connect(*nsp, std::move(socket), {});
+    finish_connect(*nsp, std::move(socket), std::move(missed));
   };
   chain->next(std::nullopt);
 }
@@ -281,10 +281,10 @@ void Client::remove(SocketImpl& s) {
 void Client::disconnect_all() {
   auto sockets = sockets_;
   for (auto& [nsp, s] : sockets) s->disconnect(false);
-  session_.close("forced server close");
+  session_.close(engineio::CloseReason::forced_server_close);
 }
 
-void Client::on_close(const std::string& reason) {
+void Client::on_close(engineio::CloseReason reason) {
   *alive_ = false;
   connect_timer_.reset();
   drop_partial();  // what it held goes back to the budget (and the pool) now

@@ -145,7 +145,7 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
 
   void send_packet(const Encoded& e, bool volatile_ = false);
   void on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachments);
-  void on_close(const std::string& reason);
+  void on_close(engineio::CloseReason reason);
   void join_all(const std::vector<std::string>& rooms);
 };
 
@@ -156,7 +156,7 @@ class Client final : public engineio::SessionHandler {
   ~Client() override;
 
   void on_message(std::string_view data, bool binary) override;
-  void on_close(const std::string& reason) override;
+  void on_close(engineio::CloseReason reason) override;
 
   void send(const Encoded& e, bool volatile_ = false);
   void remove(SocketImpl& s);
@@ -164,7 +164,7 @@ class Client final : public engineio::SessionHandler {
   void disconnect_all();
   engineio::Session& session() { return session_; }
   Server::Impl& server() { return server_; }
-  void close(const std::string& reason) { session_.close(reason); }
+  void close(engineio::CloseReason reason) { session_.close(reason); }
 
  private:
   void dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments);

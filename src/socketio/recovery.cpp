@@ -10,10 +10,22 @@ namespace rollcall::detail {
 RecoveryStore::RecoveryStore(RecoveryOptions options)
     : options_(options), prefix_(engineio::make_id(0).substr(0, 8) + "-") {}
 
-bool RecoveryStore::recoverable(const std::string& reason) {
-  return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
-         reason == "ping timeout" || reason == "server shutting down" ||
-         reason == "forced server close";
+bool RecoveryStore::recoverable(engineio::CloseReason reason) {
+  using R = engineio::CloseReason;
+  switch (reason) {
+    case R::transport_error:
+    case R::transport_close:
+    case R::forced_close:
+    case R::ping_timeout:
+    case R::server_shutting_down:
+    case R::forced_server_close:
+      return true;
+    case R::parse_error:
+    case R::client_namespace_disconnect:
+    case R::server_namespace_disconnect:
+      return false;
+  }
+  return false;
 }
 
 void RecoveryStore::prune(Clock::time_point now) {

@@ -42,7 +42,7 @@ class RecoveryStore {
   std::optional<Restored> restore(const NamespaceImpl& nsp, const std::string& pid,
                                   const std::string& offset);
 
-  static bool recoverable(const std::string& reason);
+  static bool recoverable(engineio::CloseReason reason);
 
  private:
   using Clock = std::chrono::steady_clock;

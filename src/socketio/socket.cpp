@@ -80,14 +80,14 @@ void SocketImpl::on_packet(socketio::Packet&& p, std::vector<Bytes>&& attachment
       break;
     }
     case PacketType::disconnect:
-      on_close("client namespace disconnect");
+      on_close(engineio::CloseReason::client_namespace_disconnect);
       break;
     default:
       break;
   }
 }
 
-void SocketImpl::on_close(const std::string& reason) {
+void SocketImpl::on_close(engineio::CloseReason reason) {
   if (!connected_) return;
   connected_ = false;
   auto self = shared_from_this();
@@ -112,10 +112,11 @@ void SocketImpl::on_close(const std::string& reason) {
     pending.cb(std::make_error_code(std::errc::not_connected), {});
   }
   if (user_ && nsp_.server.presence) nsp_.server.presence->disconnected(user_->id, id_);
+  const std::string name = engineio::to_string(reason);  // handlers get Node's names
   if (listeners_) {
-    for (const auto& h : listeners_->disconnect) h(*this, reason);
+    for (const auto& h : listeners_->disconnect) h(*this, name);
   }
-  for (const auto& h : nsp_.server.disconnect_handlers) h(*this, reason);
+  for (const auto& h : nsp_.server.disconnect_handlers) h(*this, name);
   client_->remove(*this);
   client_ = nullptr;
 }
@@ -285,7 +286,7 @@ void Socket::disconnect(bool close) {
   auto packet = detail::encode(socketio::PacketType::disconnect, s.nsp_.name_, std::nullopt,
                                nullptr, {});
   s.send_packet(*packet);
-  s.on_close("server namespace disconnect");
+  s.on_close(engineio::CloseReason::server_namespace_disconnect);
 }
 
 void Socket::post(std::function<void(Socket&)> fn) {
