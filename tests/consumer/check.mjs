@@ -1,0 +1,49 @@
+// Starts the consumer program (argv[2]), connects with socket.io-client,
+// expects its greeting and an echo through an ack, then stops it with
+// SIGTERM and expects a clean exit. Every wait has a deadline.
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../interop/package.json"));
+const { io } = require("socket.io-client");
+
+const deadline = (ms, what) =>
+  new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms).unref());
+
+const proc = spawn(process.argv[2], [], { stdio: ["ignore", "pipe", "inherit"] });
+const exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+try {
+  const port = await Promise.race([
+    new Promise((resolve) => {
+      let out = "";
+      proc.stdout.on("data", (d) => {
+        out += d;
+        const m = /listening (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+    }),
+    exited.then((e) => Promise.reject(new Error(`consumer exited before listening: ${JSON.stringify(e)}`))),
+    deadline(10000, "consumer to print listening <port>"),
+  ]);
+  const socket = io(`http://127.0.0.1:${port}`, { forceNew: true, reconnection: false });
+  const hello = await Promise.race([
+    new Promise((resolve) => socket.once("hello", resolve)),
+    new Promise((_, reject) => socket.once("connect_error", reject)),
+    deadline(10000, "the hello event"),
+  ]);
+  if (hello !== "from an installed rollcall") throw new Error(`hello: ${JSON.stringify(hello)}`);
+  const reply = await Promise.race([socket.timeout(5000).emitWithAck("echo", { n: 1 }, "two"), deadline(6000, "echo ack")]);
+  if (JSON.stringify(reply) !== JSON.stringify({ n: 1 })) throw new Error(`echo ack: ${JSON.stringify(reply)}`);
+  socket.close();
+  proc.kill("SIGTERM");
+  const end = await Promise.race([exited, deadline(10000, "consumer to exit after SIGTERM")]);
+  if (end.code !== 0) throw new Error(`consumer exit: ${JSON.stringify(end)}`);
+  console.log("consumer: connected, greeted, echoed, stopped cleanly");
+} catch (err) {
+  proc.kill("SIGKILL");
+  console.error(String(err?.stack ?? err));
+  process.exit(1);
+}
