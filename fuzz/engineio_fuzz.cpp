@@ -1,5 +1,6 @@
 // libFuzzer target: Engine.IO payload / packet decoding and base64.
 // Any inconsistency between decoding and re-encoding traps.
+#include "common/encoding.hpp"
 #include "engineio/packet.hpp"
 
 #include <cstddef>

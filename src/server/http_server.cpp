@@ -467,6 +467,24 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, Response res) {
   }
 }
 
+// Reads a request header with its size limit counted over every read.
+// Beast's header_limit only bounds the bytes a single put() has not
+// consumed yet, and fields are consumed line by line: a header arriving in
+// several reads would pass it at any size (and its fields would pile up in
+// memory until the idle timeout).
+asio::awaitable<boost::system::error_code> read_header(beast::tcp_stream& stream,
+                                                       beast::flat_buffer& buffer, Parser& parser) {
+  std::size_t consumed = 0;
+  while (!parser.is_header_done()) {
+    // Not eager: a read stops consuming at the end of the header.
+    auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, tuple_awaitable);
+    if (ec) co_return ec;
+    consumed += n;
+    if (consumed > request::kHeaderLimit) co_return http::error::header_limit;
+  }
+  co_return boost::system::error_code{};
+}
+
 }  // namespace
 
 asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket socket,
@@ -479,8 +497,7 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
     if (!parser) {
       parser = new_parser();
       stream.expires_after(kIdleTimeout);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, *parser, tuple_awaitable);
-      (void)n;
+      auto ec = co_await read_header(stream, buffer, *parser);
       if (ec) {
         // A header too large or malformed is answered; a client that closed
         // or timed out is not.

@@ -5,6 +5,7 @@
 # socket.io-client (check.mjs). Fails, never skips.
 set -euo pipefail
 build="$1"
+flags="${2:-}"  # compiler and linker flags the library was built with (sanitizers)
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 scratch="$(mktemp -d /tmp/rollcall-consumer.XXXXXX)"
 trap 'rm -rf "$scratch"' EXIT
@@ -19,6 +20,7 @@ fi
 launcher=()
 command -v ccache > /dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$here" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" \
   -DCMAKE_PREFIX_PATH="$scratch/prefix" "${launcher[@]}" > "$scratch/configure.log" ||
   { cat "$scratch/configure.log" >&2; exit 1; }
 cmake --build "$scratch/build" > "$scratch/build.log" || { cat "$scratch/build.log" >&2; exit 1; }

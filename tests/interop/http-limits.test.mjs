@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
 
-import { ack, closeAll, connect, pollUntil, startServer, WAIT_MS } from "./lib/server.mjs";
+import { ack, closeAll, connect, pollUntil, startServer, WAIT_MS, withDeadline } from "./lib/server.mjs";
+import { serverSocket } from "./lib/tcp.mjs";
 import { pollingHandshake, poll } from "./lib/raw.mjs";
 import { API_KEY, connectUser, presenceConfig, startRollcalld, tokenFor } from "./lib/rollcalld.mjs";
 
@@ -129,6 +130,25 @@ describe("HTTP limits of rollcalld (api.max_body 1024, log level debug)", () => 
     ]);
     await assertRefused(eio, 431);
     assert.match(rc.output().stderr, /http 127\.0\.0\.1: 431 request header fields too large/);
+  });
+
+  it("a 20 KB header sent in two reads (each under the limit) still gets 431: the limit counts the whole header", async () => {
+    const sock = net.createConnection({ host: "127.0.0.1", port: rc.port, noDelay: true });
+    sock.on("error", () => {});
+    let got = "";
+    sock.on("data", (d) => (got += d.toString("latin1")));
+    const closed = new Promise((r) => sock.once("close", r));
+    await withDeadline(new Promise((r) => sock.once("connect", r)), WAIT_MS, "TCP connect");
+    const half = Array.from({ length: 20 }, (_, i) => `X-Field-${i}: ${"b".repeat(500)}\r\n`).join("");
+    sock.write(`GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n${half}`);
+    // The server has read the first half (its receive queue is empty) before
+    // the second is sent, so the two halves arrive in two reads.
+    await pollUntil(() => serverSocket(rc.port, sock.localPort), (x) => x !== null && x.rxQueue === 0, {
+      what: "the server to read the first half of the header",
+    });
+    sock.write(`${half.replaceAll("X-Field-", "X-More-")}\r\n`);
+    await withDeadline(closed, WAIT_MS, "the server to answer and close");
+    assert.match(got, /^HTTP\/1\.1 431 /, got.slice(0, 200));
   });
 
   it("Content-Length with Transfer-Encoding, two Content-Length, a bad chunk or a non-chunked Transfer-Encoding get 400", async () => {
