@@ -100,6 +100,11 @@ struct HttpResponse {
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// True if `s` is valid UTF-8 (no overlong forms, no surrogates, at most
+// U+10FFFF). HttpRequest::path and query are percent-decoded and may hold
+// any bytes: check them before echoing them in JSON.
+bool valid_utf8(std::string_view s) noexcept;
+
 // Error passed to middleware `next`: the client receives connect_error with
 // {message, data}.
 struct ConnectError {

@@ -2,13 +2,9 @@
 
 #include "auth/jwt.hpp"
 #include "auth/session_cookie.hpp"
-#include "hooks/outbox.hpp"
-#include "hooks/webhook_sender.hpp"
-#include "presence/tracker.hpp"
 #include "redis/redis_client.hpp"
 #include "server/loop.hpp"
 #include "socketio/core.hpp"
-#include "ws/frame.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <openssl/crypto.h>
@@ -34,7 +30,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::string rfc3339(std::int64_t ms) { return hooks::format_rfc3339_ms(ms); }
+std::string rfc3339(std::int64_t ms) { return format_rfc3339_ms(ms); }
 
 json::object org_json(const OrgRole& o) {
   json::object j;
@@ -293,7 +289,7 @@ struct Daemon::State {
     if (req.path.starts_with(users_prefix)) {
       std::string user = req.path.substr(users_prefix.size());
       if (user.empty()) return error_response(400, "missing user id");
-      if (!ws::valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
+      if (!valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
       if (auto p = server->presence().get(user)) return json_response(200, presence_json(*p, true));
       json::object o;
       o["user"] = user;
@@ -306,7 +302,7 @@ struct Daemon::State {
       if (org == req.query.end() || org->second.empty()) {
         return error_response(400, "missing query parameter 'org'");
       }
-      if (!ws::valid_utf8(org->second)) return error_response(400, "org is not valid UTF-8");
+      if (!valid_utf8(org->second)) return error_response(400, "org is not valid UTF-8");
       json::array users;
       for (const auto& p : server->presence().online_in_org(org->second)) {
         users.push_back(presence_json(p, false));
@@ -325,17 +321,16 @@ struct Daemon::State {
           return error_response(400, "limit must be a number");
         }
       }
-      auto& tracker = static_cast<detail::PresenceTracker&>(server->presence());
       json::array events;
-      for (const auto& d : tracker.dead_letters(limit)) {
+      for (const auto& d : server->presence().dead_letters(limit)) {
         json::object e;
-        e["id"] = d.event.id;
-        e["type"] = d.event.type;
-        e["user"] = d.event.user;
-        e["seq"] = d.event.seq;
-        e["at"] = rfc3339(d.event.at_ms);
-        e["connections"] = d.event.connections;
-        e["attempts"] = d.event.attempts;
+        e["id"] = d.id;
+        e["type"] = d.type;
+        e["user"] = d.user;
+        e["seq"] = d.seq;
+        e["at"] = rfc3339(d.at_ms);
+        e["connections"] = d.connections;
+        e["attempts"] = d.attempts;
         e["deadAt"] = rfc3339(d.dead_ms);
         e["reason"] = d.reason;
         events.push_back(std::move(e));

@@ -448,5 +448,23 @@ std::vector<UserPresence> Presence::online_in_org(const std::string& org) const 
 }
 std::size_t Presence::online_count() const { return impl(*this).online_count_impl(); }
 PresenceStoreHealth Presence::store_health() const { return impl(*this).store_health_impl(); }
+std::vector<DeadLetter> Presence::dead_letters(std::size_t max) const {
+  // Reads the store on the presence thread; the tracker itself is not changed.
+  auto dead = const_cast<detail::PresenceTracker&>(impl(*this)).dead_letters(max);
+  std::vector<DeadLetter> out;
+  out.reserve(dead.size());
+  for (auto& d : dead) {
+    out.push_back(DeadLetter{.id = std::move(d.event.id),
+                             .type = std::move(d.event.type),
+                             .user = std::move(d.event.user),
+                             .seq = d.event.seq,
+                             .at_ms = d.event.at_ms,
+                             .connections = d.event.connections,
+                             .attempts = d.event.attempts,
+                             .dead_ms = d.dead_ms,
+                             .reason = std::move(d.reason)});
+  }
+  return out;
+}
 
 }  // namespace rollcall
