@@ -251,6 +251,10 @@ class Socket {
 
   // Runs fn on this socket's loop (safe from any thread) if it is still connected.
   void post(std::function<void(Socket&)> fn);
+  // The loop this socket lives on, 0 .. Server::threads() - 1: state kept
+  // per loop and indexed by it is only ever touched by that loop's thread.
+  // Its Asio executor: rollcall::executor(socket) in <rollcall/asio.hpp>.
+  unsigned loop_index() const noexcept;
 
   std::weak_ptr<Socket> weak() const;
 
@@ -263,7 +267,8 @@ class Namespace {
  public:
   const std::string& name() const noexcept;
   // Middlewares run in order on every CONNECT; call next() to accept,
-  // next(ConnectError{...}) to refuse.
+  // next(ConnectError{...}) to refuse, now or later, from any thread
+  // (called off the socket's loop, it is posted there).
   Namespace& use(Middleware mw);
   Namespace& on_connection(ConnectionHandler handler);
 

@@ -1,10 +1,10 @@
 #include "app/daemon.hpp"
 
+#include <rollcall/asio.hpp>
+
 #include "auth/jwt.hpp"
 #include "auth/session_cookie.hpp"
 #include "redis/redis_client.hpp"
-#include "server/loop.hpp"
-#include "socketio/core.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <openssl/crypto.h>
@@ -153,9 +153,8 @@ struct Daemon::State {
     auto sid = auth::unsign_cookie(cookie, config.auth.session_secrets);
     if (!sid) return next(auth_error("authentication failed: invalid session cookie signature",
                                      "invalid_session"));
-    Loop& loop = detail::socket_loop(socket);
-    auto& client = redis[loop.index];
-    if (!client) client = redis::RedisClient::create(loop.ioc.get_executor(), *redis_config);
+    auto& client = redis[socket.loop_index()];
+    if (!client) client = redis::RedisClient::create(executor(socket), *redis_config);
     std::vector<std::string> argv{"GET", config.auth.session_prefix + *sid};
     std::weak_ptr<Socket> weak = socket.weak();
     client->command(std::move(argv), [this, weak, next](std::error_code ec, redis::RedisValue v) {

@@ -9,6 +9,7 @@
 #include "server/loop.hpp"
 #include "ws/frame.hpp"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -133,10 +134,13 @@ void Client::dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments) {
 namespace {
 
 // Runs a namespace's middlewares one after another; each may answer later.
+// A middleware may call its `next` from any thread: off the socket's loop,
+// the call is posted there.
 struct MiddlewareChain : std::enable_shared_from_this<MiddlewareChain> {
   std::weak_ptr<bool> alive;
   Client* client;
   NamespaceImpl* nsp;
+  Loop* loop;  // the socket's
   std::shared_ptr<SocketImpl> socket;
   std::size_t next_index = 0;
   std::function<void(std::optional<ConnectError>)> on_done;
@@ -154,10 +158,21 @@ struct MiddlewareChain : std::enable_shared_from_this<MiddlewareChain> {
     const auto& mw = mws[next_index++];
     auto called = std::make_shared<bool>(false);
     mw(*socket, [self = shared_from_this(), called](std::optional<ConnectError> e) {
-      if (*called) return;  // next() called twice: ignore the second
-      *called = true;
-      self->next(std::move(e));
+      if (current_loop() != self->loop) {
+        boost::asio::post(self->loop->ioc, [self, called, e = std::move(e)]() mutable {
+          self->answer(*called, std::move(e));
+        });
+        return;
+      }
+      self->answer(*called, std::move(e));
     });
+  }
+
+  // A middleware's answer, on the socket's loop.
+  void answer(bool& called, std::optional<ConnectError> e) {
+    if (called) return;  // next() called twice: ignore the second
+    called = true;
+    next(std::move(e));
   }
 };
 
@@ -222,6 +237,7 @@ void Client::run_middlewares(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> soc
   chain->alive = alive_;
   chain->client = this;
   chain->nsp = &nsp;
+  chain->loop = &session_.loop();
   chain->socket = socket;
   chain->on_done = [this, nsp = &nsp, socket, missed = std::move(missed)](
                        std::optional<ConnectError> err) mutable {

@@ -195,9 +195,6 @@ class Client final : public engineio::SessionHandler {
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 
-// The loop a socket lives on (for code that needs its executor).
-Loop& socket_loop(Socket& socket);
-
 }  // namespace rollcall::detail
 
 namespace rollcall {

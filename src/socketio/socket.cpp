@@ -1,5 +1,6 @@
 // A Socket.IO socket: one client's connection to one namespace.
 #include "socketio/core.hpp"
+#include <rollcall/asio.hpp>
 #include "socketio/recovery.hpp"
 
 #include "presence/tracker.hpp"
@@ -119,10 +120,6 @@ void SocketImpl::on_close(engineio::CloseReason reason) {
   for (const auto& h : nsp_.server.disconnect_handlers) h(*this, name);
   client_->remove(*this);
   client_ = nullptr;
-}
-
-Loop& socket_loop(Socket& socket) {
-  return static_cast<SocketImpl&>(socket).client_->session().loop();
 }
 
 }  // namespace rollcall::detail
@@ -297,6 +294,19 @@ void Socket::post(std::function<void(Socket&)> fn) {
                       auto self = weak.lock();
                       if (self && self->connected_) fn(*self);
                     });
+}
+
+unsigned Socket::loop_index() const noexcept {
+  const auto& s = impl(*this);
+  if (s.client_) return s.client_->session().loop().index;
+  // Disconnected: its methods are still called on its loop only.
+  const Loop* here = current_loop();
+  return here ? here->index : 0;
+}
+
+boost::asio::any_io_executor executor(const Socket& socket) {
+  const auto& s = impl(socket);
+  return s.nsp_.server.loops[socket.loop_index()]->ioc.get_executor();
 }
 
 std::weak_ptr<Socket> Socket::weak() const {

@@ -1,12 +1,16 @@
 // The server the Node interop tests drive: the public C++ API with the
 // handlers described in tests/interop/README.md.
+#include <rollcall/asio.hpp>
 #include <rollcall/server.hpp>
+
+#include <boost/asio/post.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -175,6 +179,27 @@ int main(int argc, char** argv) {
         boost::json::object data;
         data["code"] = 401;
         next(rollcall::ConnectError{"unauthorized", data});
+      })
+      .on_connection([](Socket& socket) {
+        install_echo(socket);
+        socket.emit("welcome", Args::of(welcome(socket)));
+      });
+  // Middlewares that answer later: from another thread (next is posted to
+  // the socket's loop), and through the socket's executor.
+  io.of("/async")
+      .use([](Socket& socket, rollcall::Next next) {
+        auto* token = socket.auth().if_contains("token");
+        const bool ok = token && token->is_string() && token->as_string() == "secret";
+        std::thread([next = std::move(next), ok] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          if (ok) return next(std::nullopt);
+          boost::json::object data;
+          data["code"] = 401;
+          next(rollcall::ConnectError{"unauthorized", data});
+        }).detach();
+      })
+      .use([](Socket& socket, rollcall::Next next) {
+        boost::asio::post(rollcall::executor(socket), [next = std::move(next)] { next(std::nullopt); });
       })
       .on_connection([](Socket& socket) {
         install_echo(socket);

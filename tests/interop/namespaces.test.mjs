@@ -59,6 +59,18 @@ describe("namespaces", () => {
     assert.deepEqual(await socket.log.take("echo"), ["event"]);
   });
 
+  it("/async: middlewares answering later, from another thread and through the socket's executor, accept and refuse", async () => {
+    const err = await expectConnectError(`${server.url}/async`, { auth: { token: "guess" } });
+    assert.equal(err.message, "unauthorized");
+    assert.deepEqual(err.data, { code: 401 });
+    for (const transports of [["websocket"], ["polling"]]) {
+      const auth = { token: "secret" };
+      const socket = await connect(`${server.url}/async`, { auth, transports });
+      assert.deepEqual(await welcome(socket), { id: socket.id, recovered: false, auth, nsp: "/async" });
+      assert.deepEqual(await ack(socket, "echo", "async", 1), ["async", 1]);
+    }
+  });
+
   it("the dynamic namespace /dyn-abc is accepted and welcomed with its own name", async () => {
     const socket = await connect(`${server.url}/dyn-abc`, { transports: ["websocket"] });
     assert.deepEqual(await welcome(socket), { id: socket.id, recovered: false, auth: {}, nsp: "/dyn-abc" });
