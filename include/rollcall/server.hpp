@@ -312,6 +312,16 @@ class Server {
   // own handlers), with the reason as Node's socket.io names it.
   void on_disconnect(DisconnectHandler handler);
 
+  // Observers of every socket of every namespace, for features that
+  // follow sockets (presence is one): `connected` runs once a socket has
+  // connected (after the middlewares and the CONNECT reply, before the
+  // namespace's connection handlers), `disconnected` when it goes (before
+  // its own disconnect handlers and on_disconnect's), with the reason as
+  // Node names it. Both run on the socket's loop, in the order the
+  // observers were added; a socket an observer disconnects is not shown to
+  // the later ones. Either may be empty. Add them before run().
+  void observe_sockets(ConnectionHandler connected, DisconnectHandler disconnected);
+
   // Presence of the users behind the sockets (see presence.hpp).
   Presence& presence();
 

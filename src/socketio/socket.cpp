@@ -1,10 +1,10 @@
 // A Socket.IO socket: one client's connection to one namespace.
 #include "socketio/core.hpp"
-#include <rollcall/asio.hpp>
 #include "socketio/recovery.hpp"
 
-#include "presence/tracker.hpp"
 #include "server/loop.hpp"
+
+#include <rollcall/asio.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
@@ -112,8 +112,10 @@ void SocketImpl::on_close(engineio::CloseReason reason) {
     if (pending.timer) pending.timer->cancel();
     pending.cb(std::make_error_code(std::errc::not_connected), {});
   }
-  if (user_ && nsp_.server.presence) nsp_.server.presence->disconnected(user_->id, id_);
   const std::string name = engineio::to_string(reason);  // handlers get Node's names
+  for (const auto& o : nsp_.server.socket_observers) {
+    if (o.disconnected) o.disconnected(*this, name);
+  }
   if (listeners_) {
     for (const auto& h : listeners_->disconnect) h(*this, name);
   }

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -34,6 +35,9 @@ Args tail(const Args& a, std::size_t from) {
   out.attachments() = a.attachments();
   return out;
 }
+
+// Sockets of every namespace, as counted by an observer (observe_sockets).
+std::atomic<long> observed_sockets{0};
 
 boost::json::object welcome(Socket& s) {
   boost::json::object o;
@@ -123,6 +127,7 @@ void install_root(rollcall::Server& io, Socket& socket) {
   socket.on("stats", [&io](Args, Ack ack) {
     boost::json::object o;
     o["sockets"] = io.of("/").size();
+    o["observed"] = observed_sockets.load();
     if (ack) ack(Args::of(o));
   });
 }
@@ -213,6 +218,8 @@ int main(int argc, char** argv) {
         install_echo(socket);
         socket.emit("welcome", Args::of(welcome(socket)));
       });
+  io.observe_sockets([](Socket&) { ++observed_sockets; },
+                     [](Socket&, const std::string&) { --observed_sockets; });
   io.on_disconnect([&io](Socket& socket, const std::string& reason) {
     boost::json::object o;
     o["id"] = socket.id();
