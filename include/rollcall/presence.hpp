@@ -82,6 +82,24 @@ struct WebhookOptions {
   bool discard = false;
 };
 
+// A webhook event given up on: still undelivered after
+// WebhookOptions::max_age (Presence::dead_letters).
+struct DeadLetter {
+  std::string id;    // the event's id, as in the webhook
+  std::string type;  // "user.online" or "user.offline"
+  std::string user;
+  std::uint64_t seq = 0;
+  std::int64_t at_ms = 0;  // when the transition happened (Unix ms)
+  std::uint32_t connections = 0;
+  std::uint32_t attempts = 0;  // delivery attempts made
+  std::int64_t dead_ms = 0;    // when it was given up (Unix ms)
+  std::string reason;          // the last failure
+};
+
+// Unix milliseconds as RFC 3339 UTC with milliseconds
+// ("2026-11-30T02:04:18.123Z"), the form of every time in the webhooks.
+std::string format_rfc3339_ms(std::int64_t unix_ms);
+
 // Where presence keeps what must survive a restart: the users believed
 // online, the sequence counter and the webhook outbox. open_sqlite_store()
 // is the embedded default; without a store, state lives in memory only.
@@ -126,6 +144,9 @@ class Presence {
   std::vector<UserPresence> online_in_org(const std::string& org) const;
   std::size_t online_count() const;
   PresenceStoreHealth store_health() const;
+  // The newest `max` dead-lettered webhook events, newest first (from the
+  // store; waits for the presence thread, at most 2 s, else returns none).
+  std::vector<DeadLetter> dead_letters(std::size_t max) const;
 
  protected:
   Presence() = default;

@@ -100,6 +100,11 @@ struct HttpResponse {
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+// True if `s` is valid UTF-8 (no overlong forms, no surrogates, at most
+// U+10FFFF). HttpRequest::path and query are percent-decoded and may hold
+// any bytes: check them before echoing them in JSON.
+bool valid_utf8(std::string_view s) noexcept;
+
 // Error passed to middleware `next`: the client receives connect_error with
 // {message, data}.
 struct ConnectError {
@@ -246,6 +251,10 @@ class Socket {
 
   // Runs fn on this socket's loop (safe from any thread) if it is still connected.
   void post(std::function<void(Socket&)> fn);
+  // The loop this socket lives on, 0 .. Server::threads() - 1: state kept
+  // per loop and indexed by it is only ever touched by that loop's thread.
+  // Its Asio executor: rollcall::executor(socket) in <rollcall/asio.hpp>.
+  unsigned loop_index() const noexcept;
 
   std::weak_ptr<Socket> weak() const;
 
@@ -258,7 +267,8 @@ class Namespace {
  public:
   const std::string& name() const noexcept;
   // Middlewares run in order on every CONNECT; call next() to accept,
-  // next(ConnectError{...}) to refuse.
+  // next(ConnectError{...}) to refuse, now or later, from any thread
+  // (called off the socket's loop, it is posted there).
   Namespace& use(Middleware mw);
   Namespace& on_connection(ConnectionHandler handler);
 
@@ -301,6 +311,16 @@ class Server {
   // Called for every socket disconnect in any namespace (after the socket's
   // own handlers), with the reason as Node's socket.io names it.
   void on_disconnect(DisconnectHandler handler);
+
+  // Observers of every socket of every namespace, for features that
+  // follow sockets (presence is one): `connected` runs once a socket has
+  // connected (after the middlewares and the CONNECT reply, before the
+  // namespace's connection handlers), `disconnected` when it goes (before
+  // its own disconnect handlers and on_disconnect's), with the reason as
+  // Node names it. Both run on the socket's loop, in the order the
+  // observers were added; a socket an observer disconnects is not shown to
+  // the later ones. Either may be empty. Add them before run().
+  void observe_sockets(ConnectionHandler connected, DisconnectHandler disconnected);
 
   // Presence of the users behind the sockets (see presence.hpp).
   Presence& presence();

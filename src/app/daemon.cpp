@@ -1,22 +1,12 @@
 #include "app/daemon.hpp"
 
-#include "auth/jwt.hpp"
-#include "auth/session_cookie.hpp"
-#include "hooks/outbox.hpp"
-#include "hooks/webhook_sender.hpp"
-#include "presence/tracker.hpp"
-#include "redis/redis_client.hpp"
-#include "server/loop.hpp"
-#include "socketio/core.hpp"
-#include "ws/frame.hpp"
+#include <rollcall/auth.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
-#include <ctime>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -34,7 +24,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::string rfc3339(std::int64_t ms) { return hooks::format_rfc3339_ms(ms); }
+std::string rfc3339(std::int64_t ms) { return format_rfc3339_ms(ms); }
 
 json::object org_json(const OrgRole& o) {
   json::object j;
@@ -85,14 +75,6 @@ bool is_identity_room(std::string_view room) {
   return room.starts_with("user:") || room.starts_with("org:");
 }
 
-User to_user(auth::Identity id) {
-  User u;
-  u.id = std::move(id.user);
-  u.name = std::move(id.name);
-  for (auto& o : id.orgs) u.orgs.push_back(OrgRole{std::move(o.id), std::move(o.role)});
-  return u;
-}
-
 ConnectError auth_error(std::string message, const char* code) {
   json::object data;
   data["code"] = code;
@@ -103,87 +85,7 @@ ConnectError auth_error(std::string message, const char* code) {
 
 struct Daemon::State {
   Config config;
-  std::unique_ptr<auth::JwtVerifier> jwt;
-  std::optional<redis::RedisConfig> redis_config;
-  // One Redis client per loop, created on first use on that loop.
-  std::vector<std::shared_ptr<redis::RedisClient>> redis;
   Server* server = nullptr;
-
-  bool auth_configured() const { return jwt || !config.auth.session_secrets.empty(); }
-
-  // Identity at the handshake: a JWT (CONNECT auth `token` or an
-  // Authorization: Bearer header), else an express-session cookie.
-  void authenticate(Socket& socket, Next next) {
-    const auto& hs = socket.handshake();
-    if (spdlog::should_log(spdlog::level::trace)) {
-      for (const auto& [name, value] : hs.headers.all()) spdlog::trace("handshake header {}", name);
-    }
-    if (jwt) {
-      std::string token;
-      if (auto* t = socket.auth().if_contains("token"); t && t->is_string()) token = t->as_string();
-      if (token.empty()) {
-        if (auto h = hs.headers.get("authorization")) {
-          std::string_view v = *h;
-          if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) {
-            token = std::string(v.substr(7));
-          }
-        }
-      }
-      if (!token.empty()) {
-        auth::Identity id;
-        auto now = static_cast<std::int64_t>(std::time(nullptr));
-        if (auto ec = jwt->verify(token, id, now)) {
-          spdlog::debug("auth: token refused: {}", ec.message());
-          return next(auth_error("authentication failed: " + ec.message(), "invalid_token"));
-        }
-        socket.set_user(to_user(std::move(id)));
-        return next(std::nullopt);
-      }
-    }
-    if (!config.auth.session_secrets.empty()) {
-      std::optional<std::string> cookie;
-      if (auto cookie_header = hs.headers.get("cookie")) {
-        cookie = auth::find_cookie(*cookie_header, config.auth.session_cookie);
-      }
-      if (cookie) return authenticate_session(socket, *cookie, std::move(next));
-    }
-    if (!auth_configured() || config.auth.allow_anonymous) return next(std::nullopt);
-    next(auth_error("authentication required: send a token in the CONNECT auth payload, an "
-                    "Authorization header or a session cookie",
-                    "auth_required"));
-  }
-
-  void authenticate_session(Socket& socket, const std::string& cookie, Next next) {
-    auto sid = auth::unsign_cookie(cookie, config.auth.session_secrets);
-    if (!sid) return next(auth_error("authentication failed: invalid session cookie signature",
-                                     "invalid_session"));
-    Loop& loop = detail::socket_loop(socket);
-    auto& client = redis[loop.index];
-    if (!client) client = redis::RedisClient::create(loop.ioc.get_executor(), *redis_config);
-    std::vector<std::string> argv{"GET", config.auth.session_prefix + *sid};
-    std::weak_ptr<Socket> weak = socket.weak();
-    client->command(std::move(argv), [this, weak, next](std::error_code ec, redis::RedisValue v) {
-      auto s = weak.lock();
-      if (!s) return;
-      if (ec || v.type == redis::RedisValue::Type::error) {
-        spdlog::warn("auth: session store unavailable: {}", ec ? ec.message() : v.str);
-        return next(auth_error("authentication failed: session store unavailable",
-                               "session_store_unavailable"));
-      }
-      if (v.type != redis::RedisValue::Type::string) {
-        return next(auth_error("authentication failed: session not found or expired",
-                               "invalid_session"));
-      }
-      auto user = auth::session_user(v.str, config.auth.session_user_field);
-      if (!user) {
-        return next(auth_error("authentication failed: the session has no '" +
-                                   config.auth.session_user_field + "'",
-                               "invalid_session"));
-      }
-      s->set_user(User{*user, {}, {}});
-      next(std::nullopt);
-    });
-  }
 
   bool may_join(std::string_view room) const {
     if (room.empty() || is_identity_room(room)) return false;
@@ -293,7 +195,7 @@ struct Daemon::State {
     if (req.path.starts_with(users_prefix)) {
       std::string user = req.path.substr(users_prefix.size());
       if (user.empty()) return error_response(400, "missing user id");
-      if (!ws::valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
+      if (!valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
       if (auto p = server->presence().get(user)) return json_response(200, presence_json(*p, true));
       json::object o;
       o["user"] = user;
@@ -306,7 +208,7 @@ struct Daemon::State {
       if (org == req.query.end() || org->second.empty()) {
         return error_response(400, "missing query parameter 'org'");
       }
-      if (!ws::valid_utf8(org->second)) return error_response(400, "org is not valid UTF-8");
+      if (!valid_utf8(org->second)) return error_response(400, "org is not valid UTF-8");
       json::array users;
       for (const auto& p : server->presence().online_in_org(org->second)) {
         users.push_back(presence_json(p, false));
@@ -325,17 +227,16 @@ struct Daemon::State {
           return error_response(400, "limit must be a number");
         }
       }
-      auto& tracker = static_cast<detail::PresenceTracker&>(server->presence());
       json::array events;
-      for (const auto& d : tracker.dead_letters(limit)) {
+      for (const auto& d : server->presence().dead_letters(limit)) {
         json::object e;
-        e["id"] = d.event.id;
-        e["type"] = d.event.type;
-        e["user"] = d.event.user;
-        e["seq"] = d.event.seq;
-        e["at"] = rfc3339(d.event.at_ms);
-        e["connections"] = d.event.connections;
-        e["attempts"] = d.event.attempts;
+        e["id"] = d.id;
+        e["type"] = d.type;
+        e["user"] = d.user;
+        e["seq"] = d.seq;
+        e["at"] = rfc3339(d.at_ms);
+        e["connections"] = d.connections;
+        e["attempts"] = d.attempts;
         e["deadAt"] = rfc3339(d.dead_ms);
         e["reason"] = d.reason;
         events.push_back(std::move(e));
@@ -404,29 +305,45 @@ void install_bench(Server& server) {
   });
 }
 
+// The identity middleware from the [auth] table (before the store is
+// opened, so that a bad key is what gets reported).
+Middleware identity_middleware(const Config::Auth& a) {
+  auth::IdentityOptions o;
+  if (!a.jwt_secret.empty() || !a.jwt_public_key_file.empty()) {
+    auth::JwtOptions j;
+    j.algorithm = a.jwt_algorithm == "RS256" ? auth::JwtAlgorithm::rs256 : auth::JwtAlgorithm::hs256;
+    j.secret = a.jwt_secret;
+    if (j.algorithm == auth::JwtAlgorithm::rs256) j.public_key_pem = read_file(a.jwt_public_key_file);
+    j.leeway = std::chrono::seconds(a.jwt_leeway_s);
+    j.issuer = a.jwt_issuer;
+    j.audience = a.jwt_audience;
+    o.jwt = std::move(j);
+  }
+  if (!a.session_secrets.empty()) {
+    auth::SessionOptions session;
+    session.secrets = a.session_secrets;
+    session.cookie = a.session_cookie;
+    session.redis_url = a.session_redis_url;
+    session.prefix = a.session_prefix;
+    session.user_field = a.session_user_field;
+    o.session = std::move(session);
+  }
+  o.allow_anonymous = a.allow_anonymous;
+  try {
+    return auth::identity_middleware(std::move(o));
+  } catch (const auth::OptionsError& e) {
+    const std::string key = e.option == "session.redis_url" ? "auth.session_redis_url" : "auth";
+    throw ConfigError(key + ": " + e.reason);
+  }
+}
+
 }  // namespace
 
 Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>()) {
   auto& st = *state_;
   st.config = config;
   const auto& a = config.auth;
-  if (!a.jwt_secret.empty() || !a.jwt_public_key_file.empty()) {
-    auth::JwtConfig jc;
-    jc.alg = a.jwt_algorithm == "RS256" ? auth::JwtAlg::rs256 : auth::JwtAlg::hs256;
-    jc.secret = a.jwt_secret;
-    if (jc.alg == auth::JwtAlg::rs256) jc.public_key_pem = read_file(a.jwt_public_key_file);
-    jc.leeway = std::chrono::seconds(a.jwt_leeway_s);
-    jc.issuer = a.jwt_issuer;
-    jc.audience = a.jwt_audience;
-    std::string error;
-    st.jwt = auth::JwtVerifier::create(jc, error);
-    if (!st.jwt) throw ConfigError("auth: " + error);
-  }
-  if (!a.session_secrets.empty()) {
-    std::string error;
-    st.redis_config = redis::RedisConfig::from_url(a.session_redis_url, error);
-    if (!st.redis_config) throw ConfigError("auth.session_redis_url: " + error);
-  }
+  Middleware identify = identity_middleware(a);
   auto options = server_options(config);
   if (mode == Mode::bench && options.presence.enabled && options.presence.webhooks.url.empty()) {
     // Benchmarks measure with the webhook outbox on: events are stored,
@@ -441,14 +358,13 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     install_bench(*server_);
     return;
   }
-  st.redis.resize(server_->threads());
-  if (!st.auth_configured()) {
+  if (a.jwt_secret.empty() && a.jwt_public_key_file.empty() && a.session_secrets.empty()) {
     spdlog::warn("no auth configured (auth.jwt_secret, auth.jwt_public_key_file or "
                  "auth.session_secret): sockets are anonymous and presence is not tracked");
   }
 
   auto state = state_;
-  server_->use([state](Socket& socket, Next next) { state->authenticate(socket, std::move(next)); });
+  server_->use(std::move(identify));
   server_->on_connection([state](Socket& socket) { state->install_handlers(socket); });
   server_->add_http_route("/v1/", [state](const HttpRequest& req) { return state->api(req); });
   server_->add_http_route("/healthz", [state](const HttpRequest& req) {
@@ -474,9 +390,6 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   });
 }
 
-Daemon::~Daemon() {
-  // The Redis clients use the loops' io_contexts, which die with the server.
-  state_->redis.clear();
-}
+Daemon::~Daemon() = default;
 
 }  // namespace rollcall::app

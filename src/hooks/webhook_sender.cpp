@@ -37,21 +37,6 @@ std::string snippet(const std::string& body) {
 
 }  // namespace
 
-std::string format_rfc3339_ms(std::int64_t ms_since_epoch) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> tp{milliseconds{ms_since_epoch}};
-  const auto day = floor<days>(tp);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{tp - day};
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()),
-                static_cast<int>(hms.subseconds().count()));
-  return buf;
-}
-
 std::string webhook_body(const std::vector<OutboxEvent>& events) {
   json::array list;
   list.reserve(events.size());
@@ -238,3 +223,22 @@ void WebhookSender::schedule_retry() {
 }
 
 }  // namespace rollcall::hooks
+
+namespace rollcall {
+
+std::string format_rfc3339_ms(std::int64_t ms_since_epoch) {
+  using namespace std::chrono;
+  const sys_time<milliseconds> tp{milliseconds{ms_since_epoch}};
+  const auto day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{tp - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+}  // namespace rollcall

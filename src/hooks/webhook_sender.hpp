@@ -30,8 +30,8 @@ namespace rollcall::hooks {
 // batch size, backoff, max_age, ca_file, and discard (benchmarks).
 using WebhookConfig = WebhookOptions;
 
-// "2026-11-30T02:04:18.123Z"
-std::string format_rfc3339_ms(std::int64_t ms_since_epoch);
+// "2026-11-30T02:04:18.123Z" (public: include/rollcall/presence.hpp)
+using rollcall::format_rfc3339_ms;
 // {"events":[{"id","type","user","seq","at","connections"}, ...]}
 std::string webhook_body(const std::vector<OutboxEvent>& events);
 

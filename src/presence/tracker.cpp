@@ -354,6 +354,47 @@ bool PresenceTracker::run_on_thread(std::function<void()> fn, std::chrono::milli
   return fut.wait_for(timeout) == std::future_status::ready;
 }
 
+namespace {
+
+// A header value as UTF-8 text (presence JSON carries the User-Agent): kept
+// as is when it is UTF-8, else read as ISO-8859-1, HTTP's historical
+// charset for bytes above 0x7F, so no client can make the API emit
+// invalid JSON.
+std::string header_text(std::string_view v) {
+  if (valid_utf8(v)) return std::string(v);
+  std::string out;
+  out.reserve(v.size() * 2);
+  for (unsigned char c : v) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void PresenceTracker::socket_connected(Socket& socket) {
+  const User* user = socket.user();
+  if (!user) return;
+  const auto& hs = socket.handshake();
+  ConnectionInfo info;
+  info.socket_id = socket.id();
+  info.nsp = socket.nsp();
+  info.transport = socket.transport();
+  if (auto ua = hs.headers.get("user-agent")) info.user_agent = header_text(*ua);
+  info.address = hs.address;
+  info.since_ms = unix_ms();
+  connected(*user, std::move(info));
+}
+
+void PresenceTracker::socket_disconnected(Socket& socket) {
+  if (const User* user = socket.user()) disconnected(user->id, socket.id());
+}
+
 std::vector<hooks::DeadLetter> PresenceTracker::dead_letters(std::size_t max) {
   auto out = std::make_shared<std::vector<hooks::DeadLetter>>();
   if (!run_on_thread([this, out, max] { *out = store_->outbox().dead(max); },
@@ -448,5 +489,23 @@ std::vector<UserPresence> Presence::online_in_org(const std::string& org) const 
 }
 std::size_t Presence::online_count() const { return impl(*this).online_count_impl(); }
 PresenceStoreHealth Presence::store_health() const { return impl(*this).store_health_impl(); }
+std::vector<DeadLetter> Presence::dead_letters(std::size_t max) const {
+  // Reads the store on the presence thread; the tracker itself is not changed.
+  auto dead = const_cast<detail::PresenceTracker&>(impl(*this)).dead_letters(max);
+  std::vector<DeadLetter> out;
+  out.reserve(dead.size());
+  for (auto& d : dead) {
+    out.push_back(DeadLetter{.id = std::move(d.event.id),
+                             .type = std::move(d.event.type),
+                             .user = std::move(d.event.user),
+                             .seq = d.event.seq,
+                             .at_ms = d.event.at_ms,
+                             .connections = d.event.connections,
+                             .attempts = d.event.attempts,
+                             .dead_ms = d.dead_ms,
+                             .reason = std::move(d.reason)});
+  }
+  return out;
+}
 
 }  // namespace rollcall

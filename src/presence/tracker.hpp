@@ -76,6 +76,11 @@ class PresenceTracker final : public Presence {
   // From any loop.
   void connected(const User& user, ConnectionInfo info);
   void disconnected(const std::string& user, const std::string& socket_id);
+  // The server's socket observers (Server::observe_sockets), on the
+  // socket's loop: a socket with a User counts from its connect to its
+  // disconnect, with the details of its connection at connect time.
+  void socket_connected(Socket& socket);
+  void socket_disconnected(Socket& socket);
 
   // Applies the notices queued so far, then runs `fn` on the presence
   // thread, and waits for it (bounded).

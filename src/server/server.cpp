@@ -185,6 +185,10 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       nsp->to(org_room(org)).emit("presence", Args::of(o));
     };
     presence = std::make_unique<detail::PresenceTracker>(options.presence, org_broadcast);
+    // Presence follows sockets through the public observer hook.
+    socket_observers.push_back(
+        {[p = presence.get()](Socket& s) { p->socket_connected(s); },
+         [p = presence.get()](Socket& s, const std::string&) { p->socket_disconnected(s); }});
   }
   http = std::make_unique<HttpServer>(loops, engines, routes);
   // Idle loops stay alive until stop() releases these.
@@ -272,6 +276,10 @@ Namespace& Server::of(
 
 void Server::on_disconnect(DisconnectHandler handler) {
   impl_->disconnect_handlers.push_back(std::move(handler));
+}
+
+void Server::observe_sockets(ConnectionHandler connected, DisconnectHandler disconnected) {
+  impl_->socket_observers.push_back({std::move(connected), std::move(disconnected)});
 }
 
 void Server::add_engine_echo(std::string path, ServerOptions engine_options) {

@@ -2,41 +2,16 @@
 // reconstruction, namespace CONNECT with middlewares and recovery.
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
-#include "common/clock.hpp"
 
 #include "engineio/packet.hpp"
-#include "presence/tracker.hpp"
 #include "server/loop.hpp"
-#include "ws/frame.hpp"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace rollcall::detail {
-
-namespace {
-
-// A header value as UTF-8 text (presence JSON carries the User-Agent): kept
-// as is when it is UTF-8, else read as ISO-8859-1, HTTP's historical
-// charset for bytes above 0x7F, so no client can make the API emit
-// invalid JSON.
-std::string header_text(std::string_view v) {
-  if (ws::valid_utf8(v)) return std::string(v);
-  std::string out;
-  out.reserve(v.size() * 2);
-  for (unsigned char c : v) {
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 using socketio::PacketType;
 
@@ -133,10 +108,13 @@ void Client::dispatch(socketio::Packet&& p, std::vector<Bytes>&& attachments) {
 namespace {
 
 // Runs a namespace's middlewares one after another; each may answer later.
+// A middleware may call its `next` from any thread: off the socket's loop,
+// the call is posted there.
 struct MiddlewareChain : std::enable_shared_from_this<MiddlewareChain> {
   std::weak_ptr<bool> alive;
   Client* client;
   NamespaceImpl* nsp;
+  Loop* loop;  // the socket's
   std::shared_ptr<SocketImpl> socket;
   std::size_t next_index = 0;
   std::function<void(std::optional<ConnectError>)> on_done;
@@ -154,10 +132,21 @@ struct MiddlewareChain : std::enable_shared_from_this<MiddlewareChain> {
     const auto& mw = mws[next_index++];
     auto called = std::make_shared<bool>(false);
     mw(*socket, [self = shared_from_this(), called](std::optional<ConnectError> e) {
-      if (*called) return;  // next() called twice: ignore the second
-      *called = true;
-      self->next(std::move(e));
+      if (current_loop() != self->loop) {
+        boost::asio::post(self->loop->ioc, [self, called, e = std::move(e)]() mutable {
+          self->answer(*called, std::move(e));
+        });
+        return;
+      }
+      self->answer(*called, std::move(e));
     });
+  }
+
+  // A middleware's answer, on the socket's loop.
+  void answer(bool& called, std::optional<ConnectError> e) {
+    if (called) return;  // next() called twice: ignore the second
+    called = true;
+    next(std::move(e));
   }
 };
 
@@ -222,6 +211,7 @@ void Client::run_middlewares(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> soc
   chain->alive = alive_;
   chain->client = this;
   chain->nsp = &nsp;
+  chain->loop = &session_.loop();
   chain->socket = socket;
   chain->on_done = [this, nsp = &nsp, socket, missed = std::move(missed)](
                        std::optional<ConnectError> err) mutable {
@@ -256,16 +246,9 @@ void Client::finish_connect(NamespaceImpl& nsp, std::shared_ptr<SocketImpl> sock
   reply["sid"] = socket->id_;
   if (!socket->pid_.empty()) reply["pid"] = socket->pid_;
   send(*encode(PacketType::connect, nsp.name_, std::nullopt, std::move(reply), {}));
-  if (socket->user_ && server_.presence) {
-    const auto& hs = *session_.handshake();
-    ConnectionInfo info;
-    info.socket_id = socket->id_;
-    info.nsp = nsp.name_;
-    info.transport = session_.websocket() ? "websocket" : "polling";
-    if (auto ua = hs.headers.get("user-agent")) info.user_agent = header_text(*ua);
-    info.address = hs.address;
-    info.since_ms = unix_ms();
-    server_.presence->connected(*socket->user_, std::move(info));
+  for (const auto& o : server_.socket_observers) {
+    if (!socket->connected_) return;  // an observer disconnected it
+    if (o.connected) o.connected(*socket);
   }
   nsp.run_connection_handlers(*socket);
 }

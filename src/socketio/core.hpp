@@ -195,9 +195,6 @@ class Client final : public engineio::SessionHandler {
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 
-// The loop a socket lives on (for code that needs its executor).
-Loop& socket_loop(Socket& socket);
-
 }  // namespace rollcall::detail
 
 namespace rollcall {
@@ -217,6 +214,12 @@ struct Server::Impl {
   std::unordered_map<std::string, std::unique_ptr<detail::NamespaceImpl>> namespaces;
   std::vector<std::unique_ptr<detail::NamespaceImpl>> dynamic_parents;
   std::vector<DisconnectHandler> disconnect_handlers;
+  // Server::observe_sockets: presence's first (when on), then the embedder's.
+  struct SocketObserver {
+    ConnectionHandler connected;
+    DisconnectHandler disconnected;
+  };
+  std::vector<SocketObserver> socket_observers;
   std::unique_ptr<detail::PresenceTracker> presence;
   std::vector<std::pair<std::string, HttpHandler>> routes;
 

@@ -2,8 +2,9 @@
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
-#include "presence/tracker.hpp"
 #include "server/loop.hpp"
+
+#include <rollcall/asio.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
@@ -111,18 +112,16 @@ void SocketImpl::on_close(engineio::CloseReason reason) {
     if (pending.timer) pending.timer->cancel();
     pending.cb(std::make_error_code(std::errc::not_connected), {});
   }
-  if (user_ && nsp_.server.presence) nsp_.server.presence->disconnected(user_->id, id_);
   const std::string name = engineio::to_string(reason);  // handlers get Node's names
+  for (const auto& o : nsp_.server.socket_observers) {
+    if (o.disconnected) o.disconnected(*this, name);
+  }
   if (listeners_) {
     for (const auto& h : listeners_->disconnect) h(*this, name);
   }
   for (const auto& h : nsp_.server.disconnect_handlers) h(*this, name);
   client_->remove(*this);
   client_ = nullptr;
-}
-
-Loop& socket_loop(Socket& socket) {
-  return static_cast<SocketImpl&>(socket).client_->session().loop();
 }
 
 }  // namespace rollcall::detail
@@ -297,6 +296,19 @@ void Socket::post(std::function<void(Socket&)> fn) {
                       auto self = weak.lock();
                       if (self && self->connected_) fn(*self);
                     });
+}
+
+unsigned Socket::loop_index() const noexcept {
+  const auto& s = impl(*this);
+  if (s.client_) return s.client_->session().loop().index;
+  // Disconnected: its methods are still called on its loop only.
+  const Loop* here = current_loop();
+  return here ? here->index : 0;
+}
+
+boost::asio::any_io_executor executor(const Socket& socket) {
+  const auto& s = impl(socket);
+  return s.nsp_.server.loops[socket.loop_index()]->ioc.get_executor();
 }
 
 std::weak_ptr<Socket> Socket::weak() const {

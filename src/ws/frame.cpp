@@ -1,6 +1,8 @@
 #include "ws/frame.hpp"
 #include "common/c_handle.hpp"
 
+#include <rollcall/server.hpp>
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -231,3 +233,9 @@ std::string accept_key(std::string_view client_key) {
 }
 
 }  // namespace rollcall::ws
+
+namespace rollcall {
+
+bool valid_utf8(std::string_view s) noexcept { return ws::valid_utf8(s); }
+
+}  // namespace rollcall

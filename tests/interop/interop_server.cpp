@@ -1,12 +1,17 @@
 // The server the Node interop tests drive: the public C++ API with the
 // handlers described in tests/interop/README.md.
+#include <rollcall/asio.hpp>
 #include <rollcall/server.hpp>
+
+#include <boost/asio/post.hpp>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -30,6 +35,9 @@ Args tail(const Args& a, std::size_t from) {
   out.attachments() = a.attachments();
   return out;
 }
+
+// Sockets of every namespace, as counted by an observer (observe_sockets).
+std::atomic<long> observed_sockets{0};
 
 boost::json::object welcome(Socket& s) {
   boost::json::object o;
@@ -119,6 +127,7 @@ void install_root(rollcall::Server& io, Socket& socket) {
   socket.on("stats", [&io](Args, Ack ack) {
     boost::json::object o;
     o["sockets"] = io.of("/").size();
+    o["observed"] = observed_sockets.load();
     if (ack) ack(Args::of(o));
   });
 }
@@ -180,6 +189,27 @@ int main(int argc, char** argv) {
         install_echo(socket);
         socket.emit("welcome", Args::of(welcome(socket)));
       });
+  // Middlewares that answer later: from another thread (next is posted to
+  // the socket's loop), and through the socket's executor.
+  io.of("/async")
+      .use([](Socket& socket, rollcall::Next next) {
+        auto* token = socket.auth().if_contains("token");
+        const bool ok = token && token->is_string() && token->as_string() == "secret";
+        std::thread([next = std::move(next), ok] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          if (ok) return next(std::nullopt);
+          boost::json::object data;
+          data["code"] = 401;
+          next(rollcall::ConnectError{"unauthorized", data});
+        }).detach();
+      })
+      .use([](Socket& socket, rollcall::Next next) {
+        boost::asio::post(rollcall::executor(socket), [next = std::move(next)] { next(std::nullopt); });
+      })
+      .on_connection([](Socket& socket) {
+        install_echo(socket);
+        socket.emit("welcome", Args::of(welcome(socket)));
+      });
   static const std::regex dynamic("^/dyn-[a-z0-9]+$");
   io.of([](const std::string& name, const boost::json::object&) {
       return std::regex_match(name, dynamic);
@@ -188,6 +218,8 @@ int main(int argc, char** argv) {
         install_echo(socket);
         socket.emit("welcome", Args::of(welcome(socket)));
       });
+  io.observe_sockets([](Socket&) { ++observed_sockets; },
+                     [](Socket&, const std::string&) { --observed_sockets; });
   io.on_disconnect([&io](Socket& socket, const std::string& reason) {
     boost::json::object o;
     o["id"] = socket.id();

@@ -10,6 +10,7 @@ import {
   connect,
   expectConnectError,
   once,
+  pollUntil,
   startServer,
   track,
   waitConnected,
@@ -57,6 +58,31 @@ describe("namespaces", () => {
     assert.deepEqual(await ack(socket, "echo", "admin", 1), ["admin", 1]);
     socket.emit("echo", "event");
     assert.deepEqual(await socket.log.take("echo"), ["event"]);
+  });
+
+  it("/async: middlewares answering later, from another thread and through the socket's executor, accept and refuse", async () => {
+    const err = await expectConnectError(`${server.url}/async`, { auth: { token: "guess" } });
+    assert.equal(err.message, "unauthorized");
+    assert.deepEqual(err.data, { code: 401 });
+    for (const transports of [["websocket"], ["polling"]]) {
+      const auth = { token: "secret" };
+      const socket = await connect(`${server.url}/async`, { auth, transports });
+      assert.deepEqual(await welcome(socket), { id: socket.id, recovered: false, auth, nsp: "/async" });
+      assert.deepEqual(await ack(socket, "echo", "async", 1), ["async", 1]);
+    }
+  });
+
+  it("a socket observer (observe_sockets) sees the sockets of every namespace come and go", async () => {
+    const root = await connect(server.url, { transports: ["websocket"] });
+    const observed = async () => (await ack(root, "stats"))[0].observed;
+    // Only this test's sockets once the earlier tests' ones are gone.
+    const before = await pollUntil(observed, (n) => n === 1, { what: "only this socket" });
+    const admin = await connect(`${server.url}/admin`, { auth: { token: "secret" }, transports: ["websocket"] });
+    const dyn = await connect(`${server.url}/dyn-observed`, { transports: ["polling"] });
+    await pollUntil(observed, (n) => n === before + 2, { what: "two more observed sockets" });
+    admin.disconnect();
+    dyn.disconnect();
+    await pollUntil(observed, (n) => n === before, { what: "both gone" });
   });
 
   it("the dynamic namespace /dyn-abc is accepted and welcomed with its own name", async () => {
