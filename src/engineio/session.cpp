@@ -14,6 +14,9 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::size_t kTrimAfterBytes = 1 << 20;
+// How long a polling session closed by its client's close packet waits for
+// a GET the client sent before that packet (see Session::linger).
+constexpr std::chrono::milliseconds kCloseLinger{1000};
 }  // namespace
 
 const char* message(HttpError e) noexcept {
@@ -93,7 +96,12 @@ void Session::schedule_pong_deadline() {
 }
 
 void Session::on_heartbeat(std::uint32_t gen) {
-  if (gen != heartbeat_gen_ || closed_ || closing_) return;
+  if (gen != heartbeat_gen_) return;
+  if (lingering_) {
+    forget();  // no GET came
+    return;
+  }
+  if (closed_ || closing_) return;
   if (awaiting_pong_) {
     close(CloseReason::ping_timeout);
     return;
@@ -152,6 +160,13 @@ void Session::flush_poll() {
 }
 
 void Session::poll_get(PollResponder respond) {
+  if (lingering_) {
+    // The GET the client had sent before its close packet: answered as if
+    // it had been pending when the close came (Node: a noop).
+    respond(200, std::string(loop_.noop.payload()));
+    forget();
+    return;
+  }
   if (pending_get_) {
     // Overlapping GETs: refuse the newcomer and close the session; the
     // pending GET is released with a close packet.
@@ -311,7 +326,10 @@ void Session::close_later(CloseReason reason) {
 }
 
 void Session::shutdown(CloseReason reason, bool send_close_packet) {
-  if (closing_ || closed_) return;
+  if (closing_ || closed_) {
+    if (lingering_) forget();  // closed again (server shutdown, ...): nothing to wait for
+    return;
+  }
   closing_ = true;
   auto self = shared_from_this();
   ++heartbeat_gen_;
@@ -342,11 +360,36 @@ void Session::shutdown(CloseReason reason, bool send_close_packet) {
     flush_poll();  // calls forget()
     return;
   }
+  if (!send_close_packet) {
+    linger();
+    return;
+  }
   forget();
+}
+
+// The client closed the session with a close packet (in a POST) while no
+// GET was pending. Its last GET may still be on the way: sent before the
+// POST but on another connection, it can reach this loop later (the two
+// connections may have been accepted by different loops, and a request on
+// a loop that does not own the session is moved here). Node answers a GET
+// that is pending at the close with a noop; so that the order in which two
+// connections reach their loops does not decide between that noop and
+// "unknown sid", the session stays registered, closed, for the next GET
+// (answered "6", then the session is forgotten) or until kCloseLinger
+// passes. Nothing else reaches it: the transport rules treat any other
+// request for a closed session as one for an unknown sid.
+void Session::linger() {
+  lingering_ = true;
+  queue_.clear();
+  budget_.release(Budget::Side::out, queued_bytes_);
+  if (!started_) return forget();
+  loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_,
+                           HeartbeatWheel::Clock::now() + kCloseLinger, heartbeat_slack(kCloseLinger));
 }
 
 // Drops the session from its loop: later requests for the sid get 400.
 void Session::forget() {
+  lingering_ = false;
   ++heartbeat_gen_;
   pending_get_ = nullptr;
   queue_.clear();

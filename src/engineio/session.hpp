@@ -127,6 +127,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_upgrade();
   void shutdown(CloseReason reason, bool send_close_packet);
   void forget();
+  void linger();
   void close_later(CloseReason reason);
 
   Loop& loop_;
@@ -149,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   bool started_ = false;
   bool close_posted_ = false;
+  bool lingering_ = false;  // closed by the client; waiting for a GET on its way (linger())
 };
 
 }  // namespace rollcall::engineio

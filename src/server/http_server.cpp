@@ -334,19 +334,22 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
   }
 
   auto it = x.loop.sessions.find(x.query.sid);
-  if (it == x.loop.sessions.end() || (it->second->closed() && req.method() != http::verb::get)) {
+  // A closed session still registered waits only for a long-poll GET that
+  // was on its way (Session::poll_get); for anything else it is gone.
+  bool long_poll = want_polling && req.method() == http::verb::get;
+  if (it == x.loop.sessions.end() || (it->second->closed() && !long_poll)) {
     co_return co_await send(x.error(HttpError::unknown_sid));
   }
   auto session = it->second;
   if (want_ws) {
-    if (session->websocket() || session->upgrading() || session->closed()) {
-      co_return co_await send(x.error(HttpError::bad_request));
-    }
     auto key = co_await check_websocket(x);
     if (!key) co_return false;
     moved = true;
     auto conn = std::make_shared<WsConnection>(x.loop, take_fd(x.stream), opts.max_payload);
     conn->send(upgrade_response(*key));
+    // A WebSocket for a session that is upgrading, upgraded or closing is
+    // accepted and then closed, as Node does (its client sees a close, not
+    // an HTTP error); the session carries on with the first one.
     if (!session->begin_upgrade(conn)) {
       conn->start(nullptr, {});
       conn->close();
