@@ -2,10 +2,13 @@
 #include "common/c_handle.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <openssl/rand.h>
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 
 namespace rollcall {
@@ -165,6 +168,33 @@ std::string HmacSha256::mac(std::initializer_list<std::string_view> parts) {
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   return HmacSha256(key).mac({data});
+}
+
+// Bytes from OpenSSL's CSPRNG, fetched 4 KiB at a time per thread: one
+// RAND_bytes call (each checks the process id and takes a lock) per ~270
+// ids instead of one per id. Bytes are wiped from the pool as they are
+// handed out.
+void random_bytes(unsigned char* out, std::size_t n) {
+  thread_local std::array<unsigned char, 4096> pool;
+  thread_local std::size_t left = 0;
+  if (left < n) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
+      // Never fall back to a weak id: session ids are bearer credentials.
+      throw std::runtime_error("RAND_bytes failed");
+    }
+    left = pool.size();
+  }
+  unsigned char* from = pool.data() + (pool.size() - left);
+  std::memcpy(out, from, n);
+  OPENSSL_cleanse(from, n);
+  left -= n;
+}
+
+std::string random_id() {
+  std::array<unsigned char, 15> bytes{};
+  random_bytes(bytes.data(), bytes.size());
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                       Base64::url, false);
 }
 
 }  // namespace rollcall

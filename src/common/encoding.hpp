@@ -72,4 +72,12 @@ class HmacSha256 {
 // The 32-byte HMAC-SHA256 of `data` under `key`.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
+// `n` bytes from OpenSSL's CSPRNG (fetched 4 KiB at a time per thread).
+// Throws std::runtime_error when the generator fails: ids made from these
+// are bearer credentials and never fall back to weak randomness.
+void random_bytes(unsigned char* out, std::size_t n);
+// 20 characters of URL-safe base64 from 15 random bytes (120 bits): socket
+// ids, recovery ids, event ids.
+std::string random_id();
+
 }  // namespace rollcall

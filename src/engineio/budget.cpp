@@ -32,7 +32,7 @@ bool Budget::update(Side side, std::size_t& held, std::size_t now) {
 }
 
 bool Budget::over_budget(Side side) {
-  const ServerOptions& o = *options_;
+  const Options& o = *options_;
   const char* what = nullptr;
   std::size_t have = 0, limit = 0;
   if (!authenticated_) {
@@ -50,10 +50,10 @@ bool Budget::over_budget(Side side) {
     what = "{} bytes queued for a client that does not read, above max_write_queue_bytes ({})";
     have = out_;
     limit = o.max_write_queue_bytes;
-  } else if (side == Side::in && in_ > in_limit(o)) {
+  } else if (side == Side::in && in_ > o.max_buffered_in) {
     what = "{} bytes buffered from the client, above max_payload x (max_attachments + 1) ({})";
     have = in_;
-    limit = in_limit(o);
+    limit = o.max_buffered_in;
   }
   if (!what) return false;
   if (!refused_) {

@@ -17,7 +17,7 @@
 // message, for the packet header and each of its max_attachments.
 #pragma once
 
-#include <rollcall/server.hpp>
+#include "engineio/options.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -36,7 +36,7 @@ class Budget {
   enum class Side : std::uint8_t { out, in };
 
   // `options`, `pool` and `owner` (the sid, for logs) outlive the budget.
-  Budget(const ServerOptions& options, BudgetPool& pool, std::string_view owner) noexcept
+  Budget(const Options& options, BudgetPool& pool, std::string_view owner) noexcept
       : options_(&options), pool_(&pool), owner_(owner) {}
   ~Budget();
   Budget(const Budget&) = delete;
@@ -62,14 +62,11 @@ class Budget {
 
   // Largest `in` of an authenticated connection: one packet header and its
   // attachments, each at most max_payload.
-  static std::size_t in_limit(const ServerOptions& o) noexcept {
-    return o.max_payload * (o.max_attachments + 1);
-  }
 
  private:
   bool over_budget(Side side);
 
-  const ServerOptions* options_;
+  const Options* options_;
   BudgetPool* pool_;
   std::string_view owner_;
   std::size_t out_ = 0;

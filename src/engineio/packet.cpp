@@ -1,9 +1,6 @@
 #include "engineio/packet.hpp"
 #include "common/encoding.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-
 #include <array>
 #include <cstring>
 #include <stdexcept>
@@ -85,28 +82,6 @@ void append_payload_record(std::string& out, PacketType type, std::string_view d
     out.append(data);
   }
 }
-
-namespace {
-// Bytes from OpenSSL's CSPRNG, fetched 4 KiB at a time per thread: one
-// RAND_bytes call (each checks the process id and takes a lock) per ~270
-// ids instead of one per id. Bytes are wiped from the pool as they are
-// handed out.
-void random_bytes(unsigned char* out, std::size_t n) {
-  thread_local std::array<unsigned char, 4096> pool;
-  thread_local std::size_t left = 0;
-  if (left < n) {
-    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
-      // Never fall back to a weak id: session ids are bearer credentials.
-      throw std::runtime_error("RAND_bytes failed");
-    }
-    left = pool.size();
-  }
-  unsigned char* from = pool.data() + (pool.size() - left);
-  std::memcpy(out, from, n);
-  OPENSSL_cleanse(from, n);
-  left -= n;
-}
-}  // namespace
 
 std::string make_id(std::uint8_t tag) {
   std::array<unsigned char, kIdBytes> bytes{};

@@ -1,7 +1,7 @@
 #include "engineio/session.hpp"
 #include "common/encoding.hpp"
 
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>

@@ -3,10 +3,11 @@
 #pragma once
 
 #include "engineio/budget.hpp"
+#include "engineio/options.hpp"
 #include "engineio/close_reason.hpp"
 #include "engineio/packet.hpp"
 #include "common/fifo.hpp"
-#include "server/frame.hpp"
+#include "engineio/frame.hpp"
 
 #include <rollcall/server.hpp>
 
@@ -50,7 +51,7 @@ class WsLink {
 // One Engine.IO endpoint (a path with its options and handler factory).
 struct Engine {
   std::string path;
-  ServerOptions options;
+  Options options;
   std::function<std::unique_ptr<SessionHandler>(Session&)> make_handler;
   mutable BudgetPool unauthenticated;  // bytes held by its sessions before authentication
 };
@@ -80,7 +81,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string& sid() const noexcept { return sid_; }
   Loop& loop() noexcept { return loop_; }
   const Engine& engine() const noexcept { return engine_; }
-  const ServerOptions& options() const noexcept { return engine_.options; }
+  const Options& options() const noexcept { return engine_.options; }
   const std::shared_ptr<const Handshake>& handshake() const noexcept { return handshake_; }
   bool websocket() const noexcept { return websocket_; }
   bool upgrading() const noexcept { return static_cast<bool>(probe_); }

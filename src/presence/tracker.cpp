@@ -1,7 +1,7 @@
 #include "presence/tracker.hpp"
 #include "common/clock.hpp"
 
-#include "engineio/packet.hpp"
+#include "common/encoding.hpp"
 #include "hooks/webhook_sender.hpp"
 
 #include <boost/asio/post.hpp>
@@ -242,7 +242,7 @@ void PresenceTracker::transition(const std::string& user, bool online) {
   if (it == users_.end()) return;
   auto& s = it->second;
   s.seq = ++seq_;
-  e.id = "evt_" + engineio::make_id(0);
+  e.id = "evt_" + random_id();
   e.type = online ? "user.online" : "user.offline";
   e.user = user;
   e.seq = s.seq;

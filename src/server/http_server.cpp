@@ -3,7 +3,7 @@
 
 #include "engineio/packet.hpp"
 #include "engineio/session.hpp"
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 #include "server/http_request.hpp"
 #include "server/ws_connection.hpp"
 #include "common/unique_fd.hpp"
@@ -91,12 +91,14 @@ std::string peer_address(const sockaddr_storage& addr, socklen_t len) {
 
 struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   State(std::vector<std::unique_ptr<Loop>>& l, std::vector<std::unique_ptr<engineio::Engine>>& e,
-        Routes& r)
-      : loops(l), engines(e), routes(r), acceptor(l.front()->ioc), backoff(l.front()->ioc) {}
+        Routes& r, std::size_t body_limit)
+      : loops(l), engines(e), routes(r), route_body_limit(body_limit), acceptor(l.front()->ioc), backoff(l.front()->ioc) {}
 
   std::vector<std::unique_ptr<Loop>>& loops;
   std::vector<std::unique_ptr<engineio::Engine>>& engines;
   Routes& routes;
+  // The largest request body of an application route.
+  std::size_t route_body_limit;
   tcp::acceptor acceptor;
   tcp protocol = tcp::v4();  // of the listening socket, hence of every accepted one
   asio::steady_timer backoff;  // accept failed for want of descriptors or memory
@@ -118,9 +120,6 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     }
     return nullptr;
   }
-  // The body limit of application routes: the Server's own options, which
-  // are those of its first engine (the Socket.IO one).
-  std::size_t route_body_limit() const { return engines.front()->options.max_http_body; }
 
   // Accepting runs on loop 0: wait for the listening socket, then accept a
   // batch of connections and hand them to the loops round-robin.
@@ -547,7 +546,7 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
     // The body limit: Engine.IO's maxPayload, or the application routes'
     // own. A Content-Length above it is refused before reading the body; a
     // chunked body, once it grows past it.
-    std::size_t limit = engine ? engine->options.max_payload : route_body_limit();
+    std::size_t limit = engine ? engine->options.max_payload : route_body_limit;
     bool too_big = parser->content_length() && *parser->content_length() > limit;
     if (!too_big && !parser->is_done()) {
       parser->body_limit(limit);
@@ -765,8 +764,9 @@ void HttpServer::State::serve(Loop& loop, UniqueFd fd, std::string peer, beast::
 }
 
 HttpServer::HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
-                       std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes)
-    : state_(std::make_shared<State>(loops, engines, routes)) {}
+                       std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes,
+                       std::size_t route_body_limit)
+    : state_(std::make_shared<State>(loops, engines, routes, route_body_limit)) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -21,7 +21,8 @@ class HttpServer {
  public:
   using Routes = std::vector<std::pair<std::string, HttpHandler>>;
   HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
-             std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes);
+             std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes,
+             std::size_t route_body_limit);
   ~HttpServer();
 
   // Binds on loop 0 and starts accepting; connections are spread over the

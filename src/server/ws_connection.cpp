@@ -1,6 +1,6 @@
 #include "server/ws_connection.hpp"
 
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 
 #include <linux/sockios.h>
 #include <sys/epoll.h>

@@ -6,8 +6,8 @@
 #include "common/fifo.hpp"
 #include "common/unique_fd.hpp"
 #include "engineio/session.hpp"
-#include "server/frame.hpp"
-#include "server/poller.hpp"
+#include "engineio/frame.hpp"
+#include "common/poller.hpp"
 #include "ws/frame.hpp"
 
 #include <sys/uio.h>

@@ -3,8 +3,9 @@
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
+#include "common/encoding.hpp"
 #include "engineio/packet.hpp"
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -15,7 +16,7 @@ namespace rollcall::detail {
 
 using socketio::PacketType;
 
-Client::Client(Server::Impl& server, engineio::Session& session)
+Client::Client(Core& server, engineio::Session& session)
     : server_(server), session_(session), alive_(std::make_shared<bool>(true)) {
   connect_timer_ = std::make_unique<boost::asio::steady_timer>(session.loop().ioc,
                                                                server.options.connect_timeout);
@@ -194,8 +195,8 @@ void Client::connect(const std::string& name, boost::json::value auth_value) {
     }
   }
 
-  std::string id = engineio::make_id(0);
-  std::string pid = server_.recovery ? engineio::make_id(0) : std::string();
+  std::string id = random_id();
+  std::string pid = server_.recovery ? random_id() : std::string();
   auto socket = std::make_shared<SocketImpl>(*nsp, *this, std::move(id), std::move(pid),
                                              session_.handshake(), std::move(auth));
   run_middlewares(*nsp, std::move(socket), {});

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "engineio/session.hpp"
-#include "server/frame.hpp"
+#include "engineio/frame.hpp"
 #include "socketio/packet.hpp"
 #include "socketio/room_members.hpp"
 
@@ -24,7 +24,6 @@
 
 namespace rollcall {
 struct Loop;
-class HttpServer;
 }  // namespace rollcall
 
 namespace rollcall::detail {
@@ -33,7 +32,7 @@ class SocketImpl;
 class NamespaceImpl;
 class Client;
 class RecoveryStore;
-class PresenceTracker;
+struct Core;
 
 // A Socket.IO packet encoded once: the text frame plus its binary attachments.
 struct Encoded {
@@ -73,9 +72,9 @@ class Adapter {
 
 class NamespaceImpl final : public Namespace {
  public:
-  NamespaceImpl(Server::Impl& server, std::string name, NamespaceImpl* parent = nullptr);
+  NamespaceImpl(Core& server, std::string name, NamespaceImpl* parent = nullptr);
 
-  Server::Impl& server;
+  Core& server;
   std::string name_;
   NamespaceImpl* parent = nullptr;  // dynamic parent, if created from one
   std::function<bool(const std::string&, const boost::json::object&)> predicate;  // parents only
@@ -152,7 +151,7 @@ class SocketImpl final : public Socket, public std::enable_shared_from_this<Sock
 // The Socket.IO side of one Engine.IO session (Node's Client).
 class Client final : public engineio::SessionHandler {
  public:
-  Client(Server::Impl& server, engineio::Session& session);
+  Client(Core& server, engineio::Session& session);
   ~Client() override;
 
   void on_message(std::string_view data, bool binary) override;
@@ -163,7 +162,7 @@ class Client final : public engineio::SessionHandler {
   // Socket::disconnect(true): every socket gets DISCONNECT, then the session closes.
   void disconnect_all();
   engineio::Session& session() { return session_; }
-  Server::Impl& server() { return server_; }
+  Core& server() { return server_; }
   void close(engineio::CloseReason reason) { session_.close(reason); }
 
  private:
@@ -175,7 +174,7 @@ class Client final : public engineio::SessionHandler {
                       std::vector<EncodedPtr> missed);
   void fail(const char* what);
 
-  Server::Impl& server_;
+  Core& server_;
   engineio::Session& session_;
   std::shared_ptr<bool> alive_;  // lets async middleware chains detect teardown
   std::vector<std::pair<NamespaceImpl*, std::shared_ptr<SocketImpl>>> sockets_;
@@ -195,43 +194,40 @@ class Client final : public engineio::SessionHandler {
   std::unique_ptr<boost::asio::steady_timer> connect_timer_;
 };
 
-}  // namespace rollcall::detail
 
-namespace rollcall {
-
-struct Server::Impl {
-  explicit Impl(ServerOptions o);
-  ~Impl();
+// The Socket.IO server: its loops, namespaces, fan-out and recovery, and
+// the lifecycle hooks features attach to (Server::observe_sockets,
+// Server::on_disconnect). The composition root (src/server) owns one and
+// adds the transports, routes and features.
+struct Core {
+  explicit Core(ServerOptions o);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
 
   ServerOptions options;
   std::vector<std::unique_ptr<Loop>> loops;
-  std::vector<std::unique_ptr<engineio::Engine>> engines;
-  std::unique_ptr<HttpServer> http;
-  std::unique_ptr<detail::Adapter> adapter;
-  std::unique_ptr<detail::RecoveryStore> recovery;
+  std::unique_ptr<Adapter> adapter;
+  std::unique_ptr<RecoveryStore> recovery;
 
   mutable std::shared_mutex nsp_mutex;  // guards the two containers below
-  std::unordered_map<std::string, std::unique_ptr<detail::NamespaceImpl>> namespaces;
-  std::vector<std::unique_ptr<detail::NamespaceImpl>> dynamic_parents;
+  std::unordered_map<std::string, std::unique_ptr<NamespaceImpl>> namespaces;
+  std::vector<std::unique_ptr<NamespaceImpl>> dynamic_parents;
   std::vector<DisconnectHandler> disconnect_handlers;
-  // Server::observe_sockets: presence's first (when on), then the embedder's.
+  // Server::observe_sockets, in the order they were added (features the
+  // composition root turns on first, then the embedder's).
   struct SocketObserver {
     ConnectionHandler connected;
     DisconnectHandler disconnected;
   };
   std::vector<SocketObserver> socket_observers;
-  std::unique_ptr<detail::PresenceTracker> presence;
-  std::vector<std::pair<std::string, HttpHandler>> routes;
 
-  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
-  std::atomic<bool> running{false};
-  std::atomic<bool> stopping{false};
-
-  detail::NamespaceImpl& get_or_create(std::string_view name);
+  NamespaceImpl& get_or_create(std::string_view name);
   // The namespace for a CONNECT, created from a dynamic parent if one
   // accepts it; nullptr if none.
-  detail::NamespaceImpl* resolve(const std::string& name, const boost::json::object& auth);
-  void stop(Millis drain);
+  NamespaceImpl* resolve(const std::string& name, const boost::json::object& auth);
+  // The Socket.IO side of a new Engine.IO session.
+  std::unique_ptr<engineio::SessionHandler> make_client(engineio::Session& session);
 };
 
-}  // namespace rollcall
+}  // namespace rollcall::detail

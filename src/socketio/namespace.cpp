@@ -2,7 +2,7 @@
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -62,7 +62,7 @@ namespace {
 // shared: each loop only looks up its own recipients.
 class LocalAdapter final : public Adapter {
  public:
-  explicit LocalAdapter(Server::Impl& server) : server_(server) {}
+  explicit LocalAdapter(Core& server) : server_(server) {}
 
   void broadcast(NamespaceImpl& nsp, EncodedPtr packet, const Target& target) override {
     auto shared_target = std::make_shared<const Target>(target);
@@ -99,16 +99,16 @@ class LocalAdapter final : public Adapter {
     if (here) fn(*here);
   }
 
-  Server::Impl& server_;
+  Core& server_;
 };
 
 }  // namespace
 
-std::unique_ptr<Adapter> make_local_adapter(Server::Impl& server) {
+std::unique_ptr<Adapter> make_local_adapter(Core& server) {
   return std::make_unique<LocalAdapter>(server);
 }
 
-NamespaceImpl::NamespaceImpl(Server::Impl& s, std::string name, NamespaceImpl* p)
+NamespaceImpl::NamespaceImpl(Core& s, std::string name, NamespaceImpl* p)
     : server(s), name_(std::move(name)), parent(p), locals(s.loops.size()) {}
 
 NamespaceLocal& NamespaceImpl::local(const Loop& loop) { return locals[loop.index]; }

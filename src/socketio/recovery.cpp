@@ -1,6 +1,6 @@
 #include "socketio/recovery.hpp"
 
-#include "engineio/packet.hpp"
+#include "common/encoding.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -8,7 +8,7 @@
 namespace rollcall::detail {
 
 RecoveryStore::RecoveryStore(RecoveryOptions options)
-    : options_(options), prefix_(engineio::make_id(0).substr(0, 8) + "-") {}
+    : options_(options), prefix_(random_id().substr(0, 8) + "-") {}
 
 bool RecoveryStore::recoverable(engineio::CloseReason reason) {
   using R = engineio::CloseReason;

@@ -2,7 +2,7 @@
 #include "socketio/core.hpp"
 #include "socketio/recovery.hpp"
 
-#include "server/loop.hpp"
+#include "engineio/loop.hpp"
 
 #include <rollcall/asio.hpp>
 

@@ -1,4 +1,4 @@
-#include "server/poller.hpp"
+#include "common/poller.hpp"
 
 #include <boost/asio/post.hpp>
 

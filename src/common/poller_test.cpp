@@ -1,4 +1,4 @@
-#include "server/poller.hpp"
+#include "common/poller.hpp"
 #include "run_until.hpp"
 
 #include "common/unique_fd.hpp"

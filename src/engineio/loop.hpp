@@ -2,8 +2,8 @@
 #pragma once
 
 #include "engineio/heartbeat.hpp"
-#include "server/frame.hpp"
-#include "server/poller.hpp"
+#include "engineio/frame.hpp"
+#include "common/poller.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
