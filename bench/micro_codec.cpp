@@ -1,7 +1,7 @@
 // Micro-benchmarks of the hot-path codecs: what one inbound event and one
 // outbound broadcast cost before any I/O.
 #include "engineio/packet.hpp"
-#include "server/frame.hpp"
+#include "engineio/frame.hpp"
 #include "socketio/packet.hpp"
 #include "ws/frame.hpp"
 
