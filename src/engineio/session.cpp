@@ -91,8 +91,15 @@ void Session::schedule_ping() {
 void Session::schedule_pong_deadline() {
   auto delay = options().ping_timeout;
   auto slack = heartbeat_slack(delay);
-  loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_,
-                           HeartbeatWheel::Clock::now() + delay + slack, slack);
+  pong_deadline_ = HeartbeatWheel::Clock::now() + delay + slack;
+  loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_, pong_deadline_, slack);
+}
+
+bool Session::close_if_overdue() {
+  if (!awaiting_pong_ || closed_ || closing_) return false;
+  if (HeartbeatWheel::Clock::now() < pong_deadline_) return false;
+  close(CloseReason::ping_timeout);
+  return true;
 }
 
 void Session::on_heartbeat(std::uint32_t gen) {

@@ -13,6 +13,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -86,6 +87,12 @@ class Session : public std::enable_shared_from_this<Session> {
   bool websocket() const noexcept { return websocket_; }
   bool upgrading() const noexcept { return static_cast<bool>(probe_); }
   bool closed() const noexcept { return closed_; }
+  // A request for this session arrived: if the client's pong is overdue
+  // and only the loop has not yet run the timeout (it was busy), closes
+  // the session now (ping timeout) and returns true. So a request that
+  // comes after the deadline finds the session gone, whichever of the two
+  // the loop serves first.
+  bool close_if_overdue();
   SessionHandler* handler() noexcept { return handler_.get(); }
   // What this client's connection holds (engineio/budget.hpp). The
   // aliasing pointer keeps the session alive for a WebSocket connection
@@ -146,6 +153,7 @@ class Session : public std::enable_shared_from_this<Session> {
   PollResponder pending_get_;
   bool websocket_ = false;
   bool awaiting_pong_ = false;
+  std::chrono::steady_clock::time_point pong_deadline_;  // while awaiting_pong_
   bool flush_scheduled_ = false;
   bool closing_ = false;  // close requested: deliver the last packets, then go
   bool closed_ = false;

@@ -333,6 +333,9 @@ asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
   }
 
   auto it = x.loop.sessions.find(x.query.sid);
+  if (it != x.loop.sessions.end() && it->second->close_if_overdue()) {
+    it = x.loop.sessions.find(x.query.sid);
+  }
   // A closed session still registered waits only for a long-poll GET that
   // was on its way (Session::poll_get); for anything else it is gone.
   bool long_poll = want_polling && req.method() == http::verb::get;

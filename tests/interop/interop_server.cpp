@@ -124,6 +124,14 @@ void install_root(rollcall::Server& io, Socket& socket) {
     io.of("/").in(str(args, 0)).disconnect_sockets(false);
     if (ack) ack();
   });
+  // Keeps the socket's loop busy for args[0] ms (at most 5000): timers and
+  // requests due meanwhile are served together afterwards, as on a loaded
+  // server.
+  socket.on("stall", [](Args args, Ack ack) {
+    auto ms = args.size() > 0 && args[0].is_int64() ? args[0].as_int64() : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 0, 5000)));
+    if (ack) ack();
+  });
   socket.on("stats", [&io](Args, Ack ack) {
     boost::json::object o;
     o["sockets"] = io.of("/").size();

@@ -1,9 +1,10 @@
 // socket.io-client with transports ["polling"] only, plus raw polling checks.
 import assert from "node:assert/strict";
-import { it } from "node:test";
+import { after, before, describe, it } from "node:test";
 
 import { basicSuite } from "./lib/basic-suite.mjs";
-import { http, eioUrl, pollingHandshake } from "./lib/raw.mjs";
+import { http, eioUrl, poll, pollingHandshake } from "./lib/raw.mjs";
+import { closeAll, connect, elapse, startServer } from "./lib/server.mjs";
 
 basicSuite("polling", (ctx) => {
   it("the polling handshake is an open packet with exactly the five keys and the default settings", async () => {
@@ -36,5 +37,33 @@ basicSuite("polling", (ctx) => {
       [origin, "*"].includes(pre.headers.get("access-control-allow-origin")),
       `preflight access-control-allow-origin: ${pre.headers.get("access-control-allow-origin")}`,
     );
+  });
+});
+
+describe("polling: the pong deadline on a busy loop", () => {
+  let server;
+  before(async () => {
+    // One loop, so the stalled socket and the polling session share it.
+    server = await startServer({ args: ["--threads", "1", "--ping-interval", "300", "--ping-timeout", "200"] });
+  });
+  after(async () => {
+    await closeAll();
+    await server?.stop();
+  });
+
+  it("a GET that arrives after the pong deadline gets 400 even when the loop had not yet run the timeout", async () => {
+    const staller = await connect(server.url, { transports: ["websocket"] });
+    const { sid } = await pollingHandshake(server.base, "/socket.io/");
+    // The first GET carries the server's ping: the pong is due 200 ms later.
+    const ping = await poll(server.base, "/socket.io/", sid);
+    assert.equal(ping.body, "2");
+    // The loop is now busy until well past that deadline; the next GET is
+    // sent after it, so when the loop wakes up it holds both the overdue
+    // timeout and the GET.
+    staller.emit("stall", 900);
+    await elapse(400, "past the pong deadline, while the loop is stalled");
+    const res = await poll(server.base, "/socket.io/", sid);
+    assert.equal(res.status, 400, `the session should be gone, got ${res.status} ${res.body}`);
+    assert.deepEqual(JSON.parse(res.body), { code: 1, message: "Session ID unknown" });
   });
 });
