@@ -17,9 +17,9 @@ class MemoryStore final : public PresenceStore {
   }
   std::uint64_t last_seq() override { return seq_; }
   bool record(const std::vector<Transition>& batch, bool enqueue, std::string&) override {
-    for (const auto& [e, row] : batch) {
+    for (const auto& [kind, e, row] : batch) {
       seq_ = std::max(seq_, e.seq);
-      if (e.type == "user.online") online_[e.user] = row;
+      if (kind == TransitionKind::online) online_[e.user] = row;
       else online_.erase(e.user);
       if (enqueue) {
         hooks::OutboxEvent ev;

@@ -139,9 +139,9 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
       run("BEGIN IMMEDIATE");
       const auto now = unix_ms();
       std::uint64_t top = 0;
-      for (const auto& [e, row] : batch) {
+      for (const auto& [kind, e, row] : batch) {
         top = std::max(top, e.seq);
-        if (e.type == "user.online") {
+        if (kind == TransitionKind::online) {
           auto s = prepare("INSERT OR REPLACE INTO presence(user, name, orgs, seq, since_ms) "
                            "VALUES(?, ?, ?, ?, ?)");
           bind(s.get(), 1, row.user);

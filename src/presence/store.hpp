@@ -24,7 +24,19 @@ struct StoredUser {
   std::int64_t since_ms = 0;
 };
 
+// A user's transition. The kind decides; PresenceEvent::type carries the
+// same as its wire name ("user.online" / "user.offline") for callbacks,
+// webhooks and the outbox.
+enum class TransitionKind : std::uint8_t { online, offline };
+constexpr const char* event_type(TransitionKind k) noexcept {
+  return k == TransitionKind::online ? "user.online" : "user.offline";
+}
+constexpr const char* status_name(TransitionKind k) noexcept {
+  return k == TransitionKind::online ? "online" : "offline";
+}
+
 struct Transition {
+  TransitionKind kind = TransitionKind::online;
   PresenceEvent event;
   StoredUser row;
 };

@@ -242,8 +242,9 @@ void PresenceTracker::transition(const std::string& user, bool online) {
   if (it == users_.end()) return;
   auto& s = it->second;
   s.seq = ++seq_;
+  t.kind = online ? TransitionKind::online : TransitionKind::offline;
   e.id = "evt_" + random_id();
-  e.type = online ? "user.online" : "user.offline";
+  e.type = event_type(t.kind);
   e.user = user;
   e.seq = s.seq;
   e.at_ms = online ? s.since_ms : unix_ms();
@@ -328,11 +329,9 @@ void PresenceTracker::store_failed(const std::string& error) {
 }
 
 void PresenceTracker::announce(const std::vector<Transition>& batch) {
-  for (const auto& [e, row] : batch) {
-    bool online = e.type == "user.online";
-    const char* status = online ? "online" : "offline";
-    for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
-    for (const auto& cb : online ? online_callbacks : offline_callbacks) {
+  for (const auto& [kind, e, row] : batch) {
+    for (const auto& org : e.orgs) broadcast_(org.id, e.user, status_name(kind));
+    for (const auto& cb : kind == TransitionKind::online ? online_callbacks : offline_callbacks) {
       try {
         cb(e);
       } catch (const std::exception& ex) {
