@@ -97,7 +97,7 @@ prepare() { # prepare NAME COMMIT
     fi
     touch "$stamp"
   fi
-  echo "conformance.sh: $name at ${commit:0:12}, ws $(cd "$dir/test-suite" && node -p 'require("ws/package.json").version')"
+  echo "conformance.sh: $name at ${commit:0:12}, ws $(cd "$dir/test-suite" && node -p 'JSON.parse(require("fs").readFileSync("node_modules/ws/package.json", "utf8")).version')"
 }
 
 if (( ! inner )); then
@@ -163,7 +163,7 @@ run_suite() { # run_suite NAME CASES LABEL -> adds to passed/failed, prints one 
   (cd "$work/$name/test-suite" && timeout "$RUN_DEADLINE" node_modules/.bin/mocha --reporter dot test-suite.js) \
     >"$log" 2>&1 || rc=$?
   local ok bad
-  ok="$(grep -oE '[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -n 1 || true)"
+  ok="$(grep -aoE '[0-9]+ passing' "$log" | grep -oE '[0-9]+' | tail -n 1 || true)"
   ok="${ok:-0}"
   # A case can fail twice (mocha also reports a done() called again), and
   # cases that did not run (a crash, the deadline) fail too: count by passes.

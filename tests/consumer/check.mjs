@@ -1,6 +1,9 @@
 // Starts the consumer program (argv[2]), connects with socket.io-client,
 // expects its greeting and an echo through an ack, then stops it with
-// SIGTERM and expects a clean exit. Every wait has a deadline.
+// SIGTERM and expects a clean exit. With argv[3] "auth" (the program built
+// with the identity middleware) a connection without a token must be
+// refused with connect_error data.code "auth_required" instead. Every wait
+// has a deadline.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -29,6 +32,20 @@ try {
     deadline(10000, "consumer to print listening <port>"),
   ]);
   const socket = io(`http://127.0.0.1:${port}`, { forceNew: true, reconnection: false });
+  if (process.argv[3] === "auth") {
+    const err = await Promise.race([
+      new Promise((resolve) => socket.once("connect_error", resolve)),
+      new Promise((_, reject) => socket.once("connect", () => reject(new Error("connected without a token")))),
+      deadline(10000, "connect_error without a token"),
+    ]);
+    if (err?.data?.code !== "auth_required") throw new Error(`connect_error: ${err?.message} ${JSON.stringify(err?.data)}`);
+    socket.close();
+    proc.kill("SIGTERM");
+    const end = await Promise.race([exited, deadline(10000, "consumer to exit after SIGTERM")]);
+    if (end.code !== 0) throw new Error(`consumer exit: ${JSON.stringify(end)}`);
+    console.log("consumer (auth): refused without a token, stopped cleanly");
+    process.exit(0);
+  }
   const hello = await Promise.race([
     new Promise((resolve) => socket.once("hello", resolve)),
     new Promise((_, reject) => socket.once("connect_error", reject)),

@@ -1,7 +1,12 @@
 // The smallest embedder: the public headers and rollcall::rollcall only.
 // Greets each socket and answers "echo" with an ack; prints "listening
 // <port>" once it accepts connections, and stops on SIGTERM or SIGINT.
+// Built a second time with CONSUMER_AUTH against rollcall::auth: then the
+// identity middleware (JWT) guards the connections.
 #include <rollcall/server.hpp>
+#ifdef CONSUMER_AUTH
+#include <rollcall/auth.hpp>
+#endif
 
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +26,11 @@ int main() {
   rollcall::ServerOptions options;
   options.threads = 1;
   rollcall::Server io(options);
+#ifdef CONSUMER_AUTH
+  rollcall::auth::IdentityOptions identity;
+  identity.jwt = rollcall::auth::JwtOptions{.secret = "consumer-secret"};
+  io.use(rollcall::auth::identity_middleware(std::move(identity)));
+#endif
   io.on_connection([](rollcall::Socket& socket) {
     socket.emit("hello", rollcall::Args::of("from an installed rollcall"));
     socket.on("echo", [](rollcall::Args args, rollcall::Ack ack) {

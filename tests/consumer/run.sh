@@ -24,4 +24,10 @@ cmake -S "$here" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DCMAKE_PREFIX_PATH="$scratch/prefix" "${launcher[@]}" > "$scratch/configure.log" ||
   { cat "$scratch/configure.log" >&2; exit 1; }
 cmake --build "$scratch/build" > "$scratch/build.log" || { cat "$scratch/build.log" >&2; exit 1; }
+# Without the auth component a program does not link hiredis.
+if ldd "$scratch/build/consumer" | grep -q hiredis; then
+  echo "install.consumer: the plain consumer links hiredis (only rollcall::auth should)" >&2
+  exit 1
+fi
 node "$here/check.mjs" "$scratch/build/consumer"
+node "$here/check.mjs" "$scratch/build/consumer_auth" auth
