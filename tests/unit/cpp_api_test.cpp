@@ -1,0 +1,123 @@
+// The code of docs/cpp-api.md, as written there, against the public headers
+// only: if the documented API changes, this stops compiling. The server it
+// builds answers the documented presence queries, then listens on loopback,
+// runs and stops. (What the handlers do is covered by the interop tests.)
+#include <rollcall/asio.hpp>
+#include <rollcall/auth.hpp>
+#include <rollcall/presence.hpp>
+#include <rollcall/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Stands in for the documented "Db": a lookup finished on the loop.
+struct Db {
+  boost::asio::any_io_executor ex;
+  static std::unique_ptr<Db> open(boost::asio::any_io_executor ex) {
+    return std::make_unique<Db>(Db{std::move(ex)});
+  }
+  void lookup(std::string cookie, std::function<void(std::optional<std::string>)> done) {
+    boost::asio::post(ex, [cookie = std::move(cookie), done = std::move(done)] {
+      done(cookie.empty() ? std::nullopt : std::optional<std::string>("alice"));
+    });
+  }
+};
+
+TEST(CppApiDoc, DocumentedSnippetsCompileAndRun) {
+  // "Embedding rollcall" (the opening example).
+  rollcall::ServerOptions options;
+  options.threads = 2;
+  options.cors.origins = {"https://app.example.com"};
+  // "Presence" (memory store, no webhooks in a unit test).
+  options.presence.grace = std::chrono::seconds(5);
+  rollcall::Server io(options);
+
+  io.use([](rollcall::Socket& socket, rollcall::Next next) {
+    auto* token = socket.auth().if_contains("token");
+    if (!token) return next(rollcall::ConnectError{"no token", nullptr});
+    next(std::nullopt);
+  });
+  io.on_connection([&io](rollcall::Socket& socket) {
+    socket.join("lobby");
+    socket.on("chat", [&socket](rollcall::Args args, rollcall::Ack ack) {
+      socket.to("lobby").emit("chat", args);
+      if (ack) ack(rollcall::Args::of("ok"));
+    });
+    socket.on_disconnect([](rollcall::Socket&, const std::string&) {});
+    (void)io;
+  });
+
+  std::atomic<int> online{0};
+  io.presence().on_online([&](const rollcall::PresenceEvent& e) {
+    if (e.type == "user.online") ++online;
+  });
+  io.presence().on_offline([](const rollcall::PresenceEvent&) {});
+
+  // "Following every socket".
+  std::atomic<long> sockets{0};
+  io.observe_sockets([&](rollcall::Socket&) { ++sockets; },
+                     [&](rollcall::Socket&, const std::string&) { --sockets; });
+
+  // "Identity" (a JWT only: no Redis here).
+  rollcall::auth::IdentityOptions id;
+  id.jwt = rollcall::auth::JwtOptions{.secret = "doc-secret"};
+  io.of("/identity").use(rollcall::auth::identity_middleware(std::move(id)));
+
+  // "Async middleware".
+  std::vector<std::unique_ptr<Db>> connections(io.threads());
+  io.of("/async").use([&connections](rollcall::Socket& socket, rollcall::Next next) {
+    auto& db = connections[socket.loop_index()];
+    if (!db) db = Db::open(rollcall::executor(socket));
+    db->lookup(std::string(socket.handshake().headers.get("cookie").value_or("")),
+               [weak = socket.weak(), next](std::optional<std::string> user) {
+                 auto s = weak.lock();
+                 if (!s) return;
+                 if (!user) return next(rollcall::ConnectError{"who are you?", nullptr});
+                 s->set_user(rollcall::User{*user, {}, {}});
+                 next(std::nullopt);
+               });
+  });
+
+  // "HTTP routes".
+  io.add_http_route("/healthz", [](const rollcall::HttpRequest& req) {
+    if (req.method != "GET") {
+      return rollcall::HttpResponse{.status = 405, .body = R"({"error":"GET only"})",
+                                    .headers = {{"Allow", "GET"}}};
+    }
+    return rollcall::HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
+  });
+
+  // "Conformance echo".
+  io.add_engine_echo("/engine.io/", options);
+
+  // The presence queries of "Presence", before any user connected.
+  EXPECT_FALSE(io.presence().is_online("alice"));
+  EXPECT_EQ(io.presence().connection_count("alice"), 0u);
+  EXPECT_FALSE(io.presence().get("alice").has_value());
+  EXPECT_TRUE(io.presence().online_in_org("acme").empty());
+  EXPECT_EQ(io.presence().online_count(), 0u);
+  EXPECT_TRUE(io.presence().store_health().ok);
+  EXPECT_EQ(rollcall::user_room("a:b"), "user:a%3Ab");
+
+  // "Lifecycle": listen, run, stop.
+  io.listen("127.0.0.1", 0);
+  EXPECT_NE(io.port(), 0);
+  std::thread runner([&] { io.run(); });
+  io.stop(std::chrono::milliseconds(500));
+  runner.join();
+  EXPECT_EQ(sockets.load(), 0);
+}
+
+}  // namespace
