@@ -174,6 +174,20 @@ using Middleware = std::function<void(Socket& socket, Next next)>;
 using ConnectionHandler = std::function<void(Socket& socket)>;
 using DisconnectHandler = std::function<void(Socket& socket, const std::string& reason)>;
 
+// A socket as fetch_sockets() sees it: a snapshot taken on the socket's
+// loop (Node's RemoteSocket without its methods; reach the socket with
+// io.to(snapshot.id)). With a cluster adapter it may be on another node.
+struct SocketSnapshot {
+  std::string id;
+  std::string nsp;
+  std::vector<std::string> rooms;  // the socket's own id first
+  boost::json::object data;        // Socket::data() when it was taken
+  // As Node serialises a handshake: {headers, time, address, xdomain,
+  // secure, issued, url, query, auth}.
+  boost::json::object handshake;
+};
+using FetchCallback = std::function<void(std::vector<SocketSnapshot> sockets)>;
+
 struct EmitOptions {
   bool volatile_ = false;  // may be dropped if the client is not ready for it
 };
@@ -195,6 +209,9 @@ class BroadcastOperator {
   void disconnect_sockets(bool close = false) const;
   void sockets_join(std::string room) const;
   void sockets_leave(std::string room) const;
+  // Snapshots of every matching socket (Node's fetchSockets). `cb` runs
+  // once, on one of the server's loops, when every loop has answered.
+  void fetch_sockets(FetchCallback cb) const;
 
   struct Target {
     std::vector<std::string> rooms;
@@ -278,6 +295,7 @@ class Namespace {
   BroadcastOperator volatile_() const;
   void emit(std::string_view event, Args args = {}) const;
   void disconnect_sockets(bool close = false) const;
+  void fetch_sockets(FetchCallback cb) const;
 
   // Number of sockets connected to this namespace on this node (all loops).
   std::size_t size() const noexcept;

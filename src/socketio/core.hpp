@@ -68,7 +68,14 @@ class Adapter {
   // Runs `op` on every loop against the sockets matching the target.
   virtual void apply(NamespaceImpl& nsp, const Target& target,
                      std::function<void(SocketImpl&)> op) = 0;
+  // Snapshots of the sockets matching the target; `cb` runs once, on a loop.
+  virtual void fetch(NamespaceImpl& nsp, const Target& target, FetchCallback cb) = 0;
 };
+
+// Node's serialised handshake of a socket ({headers, time, address,
+// xdomain, secure, issued, url, query, auth}).
+boost::json::object handshake_json(const SocketImpl& s);
+SocketSnapshot snapshot(const SocketImpl& s);
 
 class NamespaceImpl final : public Namespace {
  public:

@@ -88,6 +88,31 @@ class LocalAdapter final : public Adapter {
     });
   }
 
+  void fetch(NamespaceImpl& nsp, const Target& target, FetchCallback cb) override {
+    struct Gather {
+      std::mutex mutex;
+      std::vector<SocketSnapshot> sockets;
+      std::size_t waiting;
+      FetchCallback cb;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->waiting = server_.loops.size();
+    gather->cb = std::move(cb);
+    auto shared_target = std::make_shared<const Target>(target);
+    on_each_loop([&nsp, shared_target, gather](Loop& loop) {
+      std::vector<SocketSnapshot> mine;
+      nsp.local(loop).for_each(loop, *shared_target,
+                               [&](SocketImpl& s) { mine.push_back(snapshot(s)); });
+      bool last = false;
+      {
+        std::lock_guard lock(gather->mutex);
+        for (auto& s : mine) gather->sockets.push_back(std::move(s));
+        last = --gather->waiting == 0;
+      }
+      if (last) gather->cb(std::move(gather->sockets));
+    });
+  }
+
  private:
   template <class Fn>
   void on_each_loop(Fn fn) {
@@ -187,6 +212,11 @@ void BroadcastOperator::sockets_join(std::string room) const {
   nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.join(room); });
 }
 
+void BroadcastOperator::fetch_sockets(FetchCallback cb) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  nsp->server.adapter->fetch(*nsp, target_, std::move(cb));
+}
+
 void BroadcastOperator::sockets_leave(std::string room) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
   nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.leave(room); });
@@ -224,6 +254,7 @@ void Namespace::emit(std::string_view event, Args args) const {
 void Namespace::disconnect_sockets(bool close) const {
   impl(*this).op({}).disconnect_sockets(close);
 }
+void Namespace::fetch_sockets(FetchCallback cb) const { impl(*this).op({}).fetch_sockets(std::move(cb)); }
 std::size_t Namespace::size() const noexcept { return impl(*this).count.load(); }
 
 }  // namespace rollcall

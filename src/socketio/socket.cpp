@@ -7,6 +7,8 @@
 #include <rollcall/asio.hpp>
 
 #include <boost/asio/post.hpp>
+
+#include <ctime>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
@@ -256,6 +258,50 @@ void Socket::leave(const std::string& room) {
     if (it->second.empty()) rooms.erase(it);
   }
 }
+
+namespace detail {
+
+boost::json::object handshake_json(const SocketImpl& s) {
+  const Handshake& h = *s.handshake_;
+  boost::json::object headers, query;
+  for (auto [name, value] : h.headers.all()) {
+    // Repeated header lines join as Node joins them.
+    auto [it, fresh] = headers.emplace(name, value);
+    if (!fresh) it->value() = std::string(it->value().as_string()) + ", " + std::string(value);
+  }
+  for (auto [name, value] : h.query.all()) query[name] = value;
+  // Node's `time` is Date#toString(); rollcall keeps UTC.
+  std::time_t secs = static_cast<std::time_t>(h.issued / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char time[64];
+  std::strftime(time, sizeof time, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  boost::json::object o;
+  o["headers"] = std::move(headers);
+  o["time"] = time;
+  o["address"] = h.address;
+  o["xdomain"] = h.xdomain;
+  o["secure"] = h.secure;
+  o["issued"] = h.issued;
+  o["url"] = h.url;
+  o["query"] = std::move(query);
+  o["auth"] = s.auth_;
+  return o;
+}
+
+SocketSnapshot snapshot(const SocketImpl& s) {
+  SocketSnapshot out;
+  out.id = s.id_;
+  out.nsp = s.nsp_.name_;
+  out.rooms.reserve(s.rooms_.size() + 1);
+  out.rooms.push_back(s.id_);
+  out.rooms.insert(out.rooms.end(), s.rooms_.begin(), s.rooms_.end());
+  out.data = s.data_;
+  out.handshake = handshake_json(s);
+  return out;
+}
+
+}  // namespace detail
 
 std::vector<std::string> Socket::rooms() const {
   const auto& s = impl(*this);

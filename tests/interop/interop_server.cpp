@@ -132,6 +132,30 @@ void install_root(rollcall::Server& io, Socket& socket) {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 0, 5000)));
     if (ack) ack();
   });
+  // fetch_sockets of args[0] (a room; none: the whole namespace): acks
+  // [{id, rooms, data, handshake}] sorted by id.
+  socket.on("fetch", [&io](Args args, Ack ack) {
+    auto reply = [ack](std::vector<rollcall::SocketSnapshot> sockets) mutable {
+      std::sort(sockets.begin(), sockets.end(), [](auto& a, auto& b) { return a.id < b.id; });
+      boost::json::array out;
+      for (auto& s : sockets) {
+        boost::json::array rooms;
+        for (auto& r : s.rooms) rooms.emplace_back(r);
+        out.push_back(boost::json::object{{"id", s.id}, {"rooms", std::move(rooms)}, {"data", s.data},
+                                          {"handshake", s.handshake}});
+      }
+      if (ack) ack(Args::of(out));
+    };
+    if (args.size() > 0 && args[0].is_string()) {
+      io.of("/").in(str(args, 0)).fetch_sockets(reply);
+    } else {
+      io.of("/").fetch_sockets(reply);
+    }
+  });
+  socket.on("set-data", [&socket](Args args, Ack ack) {
+    if (args.size() > 0 && args[0].is_object()) socket.data() = args[0].as_object();
+    if (ack) ack();
+  });
   socket.on("stats", [&io](Args, Ack ack) {
     boost::json::object o;
     o["sockets"] = io.of("/").size();

@@ -43,6 +43,28 @@ describe("rooms and broadcasts", () => {
     assert.deepEqual(await leave(s, "not-joined"), [s.id, "a"].sort());
   });
 
+  it("fetch_sockets sees the matching sockets of every loop with their rooms, data and handshake", async () => {
+    const [a, b, c] = await clients(3);
+    await join(a, "fetch-room");
+    await join(c, "fetch-room");
+    await ack(c, "set-data", { role: "editor" });
+    const [inRoom] = await ack(b, "fetch", "fetch-room");
+    assert.deepEqual(
+      inRoom.map((s) => s.id),
+      [a.id, c.id].sort(),
+    );
+    const cs = inRoom.find((s) => s.id === c.id);
+    assert.deepEqual(cs.rooms, [c.id, "fetch-room"]);
+    assert.deepEqual(cs.data, { role: "editor" });
+    assert.deepEqual(Object.keys(cs.handshake).sort(), ["address", "auth", "headers", "issued", "query", "secure", "time", "url", "xdomain"]);
+    assert.equal(cs.handshake.query.EIO, "4");
+    assert.equal(cs.handshake.query.transport, "websocket");
+    assert.match(cs.handshake.time, /^\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT\+0000/);
+    const [all] = await ack(b, "fetch");
+    for (const s of [a, b, c]) assert.ok(all.some((f) => f.id === s.id), `${s.id} missing from the namespace`);
+    assert.deepEqual(await ack(b, "fetch", "nobody-here"), [[]]);
+  });
+
   it("to-rooms with overlapping rooms delivers exactly once per socket, and only to members", async () => {
     const [a, b, c, sender] = await clients(4);
     await Promise.all([join(a, "r1"), join(a, "r2"), join(b, "r2"), join(c, "elsewhere")]);
