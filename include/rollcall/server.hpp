@@ -169,6 +169,10 @@ using AnyHandler = std::function<void(const std::string& event, Args args, Ack a
 // ec: {} on success, std::errc::timed_out, or std::errc::not_connected when the
 // socket disconnected first.
 using AckCallback = std::function<void(std::error_code ec, Args response)>;
+// A broadcast's acknowledgements: one Args per socket that answered. ec is
+// std::errc::timed_out when some did not answer within the timeout (their
+// answers are missing), else {}.
+using BroadcastAckCallback = std::function<void(std::error_code ec, std::vector<Args> responses)>;
 using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(Socket& socket, Next next)>;
 using ConnectionHandler = std::function<void(Socket& socket)>;
@@ -205,6 +209,11 @@ class BroadcastOperator {
 
   // Encodes the packet once and hands the same buffer to every recipient.
   void emit(std::string_view event, Args args = {}) const;
+  // Node's io.timeout(ms).emit(event, ...args, cb): every matching socket
+  // is asked for an ack; `cb` runs once, on a loop, when all have answered
+  // or their `timeout` has passed.
+  void emit_with_ack(std::string_view event, Args args, Millis timeout,
+                     BroadcastAckCallback cb) const;
   // Disconnects every matching socket ("server namespace disconnect").
   void disconnect_sockets(bool close = false) const;
   void sockets_join(std::string room) const;

@@ -66,8 +66,11 @@ class Adapter {
   virtual ~Adapter() = default;
   virtual void broadcast(NamespaceImpl& nsp, EncodedPtr packet, const Target& target) = 0;
   // Runs `op` on every loop against the sockets matching the target.
+  // `done`, if set, runs on each loop after `op`, with how many sockets it
+  // matched there.
   virtual void apply(NamespaceImpl& nsp, const Target& target,
-                     std::function<void(SocketImpl&)> op) = 0;
+                     std::function<void(SocketImpl&)> op,
+                     std::function<void(std::size_t matched)> done = {}) = 0;
   // Snapshots of the sockets matching the target; `cb` runs once, on a loop.
   virtual void fetch(NamespaceImpl& nsp, const Target& target, FetchCallback cb) = 0;
 };

@@ -75,16 +75,18 @@ class LocalAdapter final : public Adapter {
     });
   }
 
-  void apply(NamespaceImpl& nsp, const Target& target,
-             std::function<void(SocketImpl&)> op) override {
+  void apply(NamespaceImpl& nsp, const Target& target, std::function<void(SocketImpl&)> op,
+             std::function<void(std::size_t)> done) override {
     auto shared_target = std::make_shared<const Target>(target);
     auto shared_op = std::make_shared<std::function<void(SocketImpl&)>>(std::move(op));
-    on_each_loop([&nsp, shared_target, shared_op](Loop& loop) {
+    auto shared_done = std::make_shared<std::function<void(std::size_t)>>(std::move(done));
+    on_each_loop([&nsp, shared_target, shared_op, shared_done](Loop& loop) {
       // Collect first: the operation may change rooms while we iterate.
       std::vector<std::shared_ptr<SocketImpl>> matched;
       nsp.local(loop).for_each(loop, *shared_target,
                                [&](SocketImpl& s) { matched.push_back(s.shared_from_this()); });
       for (auto& s : matched) (*shared_op)(*s);
+      if (*shared_done) (*shared_done)(matched.size());
     });
   }
 
@@ -210,6 +212,61 @@ void BroadcastOperator::disconnect_sockets(bool close) const {
 void BroadcastOperator::sockets_join(std::string room) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
   nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.join(room); });
+}
+
+void BroadcastOperator::emit_with_ack(std::string_view event, Args args, Millis timeout,
+                                      BroadcastAckCallback cb) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  // Completes when every loop has counted its sockets and every one of
+  // them has answered or timed out.
+  struct Gather {
+    std::mutex mutex;
+    std::size_t loops_left;
+    std::size_t expected = 0;
+    std::size_t answered = 0;
+    bool timed_out = false;
+    std::vector<Args> responses;
+    BroadcastAckCallback cb;
+    // Under the mutex; true once, for the caller that must call cb.
+    bool complete() { return loops_left == 0 && answered == expected && cb; }
+  };
+  auto g = std::make_shared<Gather>();
+  g->loops_left = nsp->server.loops.size();
+  g->cb = std::move(cb);
+  auto finish = [g] {
+    auto cb = std::move(g->cb);
+    g->cb = nullptr;
+    return cb;
+  };
+  auto shared_args = std::make_shared<const Args>(std::move(args));
+  std::string ev(event);
+  nsp->server.adapter->apply(
+      *nsp, target_,
+      [g, finish, shared_args, ev, timeout](detail::SocketImpl& s) {
+        s.emit_with_ack(ev, *shared_args, timeout, [g, finish](std::error_code ec, Args response) {
+          BroadcastAckCallback done;
+          {
+            std::lock_guard lock(g->mutex);
+            ++g->answered;
+            if (ec) g->timed_out = true;
+            else g->responses.push_back(std::move(response));
+            if (g->complete()) done = finish();
+          }
+          if (done) done(g->timed_out ? std::make_error_code(std::errc::timed_out) : std::error_code{},
+                         std::move(g->responses));
+        });
+      },
+      [g, finish](std::size_t matched) {
+        BroadcastAckCallback done;
+        {
+          std::lock_guard lock(g->mutex);
+          g->expected += matched;
+          --g->loops_left;
+          if (g->complete()) done = finish();
+        }
+        if (done) done(g->timed_out ? std::make_error_code(std::errc::timed_out) : std::error_code{},
+                       std::move(g->responses));
+      });
 }
 
 void BroadcastOperator::fetch_sockets(FetchCallback cb) const {

@@ -152,6 +152,17 @@ void install_root(rollcall::Server& io, Socket& socket) {
       io.of("/").fetch_sockets(reply);
     }
   });
+  // emit_with_ack of "ask" to the room args[0], timeout args[1] ms: acks
+  // {timedOut, responses: [the first argument of each answer]}.
+  socket.on("ask-room", [&io](Args args, Ack ack) {
+    auto timeout = std::chrono::milliseconds(args.size() > 1 && args[1].is_int64() ? args[1].as_int64() : 1000);
+    io.of("/").to(str(args, 0)).emit_with_ack(
+        "ask", Args::of("question"), timeout, [ack](std::error_code ec, std::vector<Args> responses) mutable {
+          boost::json::array out;
+          for (auto& r : responses) out.push_back(r.size() > 0 ? r[0] : boost::json::value());
+          if (ack) ack(Args::of(boost::json::object{{"timedOut", ec == std::errc::timed_out}, {"responses", out}}));
+        });
+  });
   socket.on("set-data", [&socket](Args args, Ack ack) {
     if (args.size() > 0 && args[0].is_object()) socket.data() = args[0].as_object();
     if (ack) ack();

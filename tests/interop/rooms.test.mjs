@@ -65,6 +65,24 @@ describe("rooms and broadcasts", () => {
     assert.deepEqual(await ack(b, "fetch", "nobody-here"), [[]]);
   });
 
+  it("emit_with_ack to a room collects one answer per member, and reports the members that did not answer in time", async () => {
+    const [asker, a, b, c] = await clients(4);
+    for (const s of [a, b, c]) await join(s, "ask-room");
+    a.on("ask", (q, cb) => cb(`a:${q}`));
+    b.on("ask", (q, cb) => cb(`b:${q}`));
+    c.on("ask", (q, cb) => cb(`c:${q}`));
+    const [all] = await ack(asker, "ask-room", "ask-room", 2000);
+    assert.equal(all.timedOut, false);
+    assert.deepEqual(all.responses.sort(), ["a:question", "b:question", "c:question"]);
+    c.off("ask");
+    c.on("ask", () => {});  // never answers
+    const [some] = await ack(asker, "ask-room", "ask-room", 300);
+    assert.equal(some.timedOut, true);
+    assert.deepEqual(some.responses.sort(), ["a:question", "b:question"]);
+    const [none] = await ack(asker, "ask-room", "nobody-in-it", 300);
+    assert.deepEqual(none, { timedOut: false, responses: [] });
+  });
+
   it("to-rooms with overlapping rooms delivers exactly once per socket, and only to members", async () => {
     const [a, b, c, sender] = await clients(4);
     await Promise.all([join(a, "r1"), join(a, "r2"), join(b, "r2"), join(c, "elsewhere")]);
