@@ -145,6 +145,7 @@ struct Handshake {
 class Socket;
 class Namespace;
 class Server;
+class ClusterAdapter;
 namespace detail {
 class NamespaceImpl;
 class SocketImpl;
@@ -173,6 +174,13 @@ using AckCallback = std::function<void(std::error_code ec, Args response)>;
 // std::errc::timed_out when some did not answer within the timeout (their
 // answers are missing), else {}.
 using BroadcastAckCallback = std::function<void(std::error_code ec, std::vector<Args> responses)>;
+// For adapters answering another node's broadcast with acks as the answers
+// come (BroadcastOperator::emit_with_acks).
+struct AckHandlers {
+  std::function<void(std::size_t sockets)> counted;  // once: how many sockets were asked
+  // Once per socket: its answer, or timed_out / not_connected.
+  std::function<void(std::error_code ec, Args answer)> answered;
+};
 using Next = std::function<void(std::optional<ConnectError>)>;
 using Middleware = std::function<void(Socket& socket, Next next)>;
 using ConnectionHandler = std::function<void(Socket& socket)>;
@@ -214,6 +222,8 @@ class BroadcastOperator {
   // or their `timeout` has passed.
   void emit_with_ack(std::string_view event, Args args, Millis timeout,
                      BroadcastAckCallback cb) const;
+  // The same, answer by answer (this node only: for adapters).
+  void emit_with_acks(std::string_view event, Args args, Millis timeout, AckHandlers handlers) const;
   // Disconnects every matching socket ("server namespace disconnect").
   void disconnect_sockets(bool close = false) const;
   void sockets_join(std::string room) const;
@@ -305,6 +315,21 @@ class Namespace {
   void emit(std::string_view event, Args args = {}) const;
   void disconnect_sockets(bool close = false) const;
   void fetch_sockets(FetchCallback cb) const;
+  // A broadcast operator for a whole target (adapters apply other nodes'
+  // operations with target(t).local()).
+  BroadcastOperator target(BroadcastOperator::Target t) const;
+
+  // Node's serverSideEmit: to the handlers of `event` on the other nodes
+  // of a cluster (never this node's own; nothing without a cluster
+  // adapter). With an ack: one answer per other node.
+  void server_side_emit(std::string_view event, Args args = {}) const;
+  void server_side_emit_with_ack(std::string_view event, Args args, Millis timeout,
+                                 BroadcastAckCallback cb) const;
+  // Handles other nodes' server_side_emit of `event` (configure before
+  // run()); `ack` is empty when the sender wants no answer.
+  Namespace& on_server_side(std::string event, EventHandler handler);
+  // For adapters: runs this node's handlers of a server-side event.
+  void deliver_server_side(const std::string& event, Args args, Ack ack) const;
 
   // Number of sockets connected to this namespace on this node (all loops).
   std::size_t size() const noexcept;
@@ -348,6 +373,10 @@ class Server {
   // observers were added; a socket an observer disconnects is not shown to
   // the later ones. Either may be empty. Add them before run().
   void observe_sockets(ConnectionHandler connected, DisconnectHandler disconnected);
+  // Extends broadcasts, room operations, fetch_sockets, acks and
+  // server-side events to other nodes (<rollcall/adapter.hpp>). Set it
+  // before run(); at most once.
+  void set_cluster_adapter(std::shared_ptr<ClusterAdapter> adapter);
 
   // Presence of the users behind the sockets (see presence.hpp).
   Presence& presence();

@@ -123,6 +123,18 @@ void Server::on_disconnect(DisconnectHandler handler) {
   impl_->disconnect_handlers.push_back(std::move(handler));
 }
 
+void Server::set_cluster_adapter(std::shared_ptr<ClusterAdapter> adapter) {
+  if (impl_->running) throw std::logic_error("set_cluster_adapter: the server is running");
+  if (impl_->cluster) throw std::logic_error("set_cluster_adapter: an adapter is set already");
+  impl_->cluster = std::move(adapter);
+  std::vector<detail::NamespaceImpl*> existing;
+  {
+    std::shared_lock lock(impl_->nsp_mutex);
+    for (auto& [name, nsp] : impl_->namespaces) existing.push_back(nsp.get());
+  }
+  for (auto* nsp : existing) impl_->cluster->namespace_created(*nsp);
+}
+
 void Server::observe_sockets(ConnectionHandler connected, DisconnectHandler disconnected) {
   impl_->socket_observers.push_back({std::move(connected), std::move(disconnected)});
 }

@@ -37,10 +37,16 @@ Core::~Core() {
 NamespaceImpl& Core::get_or_create(std::string_view name) {
   std::string n(name);
   if (n.empty() || n.front() != '/') n.insert(n.begin(), '/');
-  std::unique_lock lock(nsp_mutex);
-  auto& slot = namespaces[n];
-  if (!slot) slot = std::make_unique<NamespaceImpl>(*this, n);
-  return *slot;
+  NamespaceImpl* created = nullptr;
+  {
+    std::unique_lock lock(nsp_mutex);
+    auto& slot = namespaces[n];
+    if (slot) return *slot;
+    slot = std::make_unique<NamespaceImpl>(*this, n);
+    created = slot.get();
+  }
+  if (cluster) cluster->namespace_created(*created);
+  return *created;
 }
 
 NamespaceImpl* Core::resolve(const std::string& name, const boost::json::object& auth) {
@@ -50,10 +56,16 @@ NamespaceImpl* Core::resolve(const std::string& name, const boost::json::object&
   }
   for (auto& parent : dynamic_parents) {
     if (!parent->predicate(name, auth)) continue;
-    std::unique_lock lock(nsp_mutex);
-    auto& slot = namespaces[name];
-    if (!slot) slot = std::make_unique<NamespaceImpl>(*this, name, parent.get());
-    return slot.get();
+    NamespaceImpl* created = nullptr;
+    {
+      std::unique_lock lock(nsp_mutex);
+      auto& slot = namespaces[name];
+      if (slot) return slot.get();
+      slot = std::make_unique<NamespaceImpl>(*this, name, parent.get());
+      created = slot.get();
+    }
+    if (cluster) cluster->namespace_created(*created);
+    return created;
   }
   return nullptr;
 }

@@ -6,6 +6,7 @@
 #include "socketio/packet.hpp"
 #include "socketio/room_members.hpp"
 
+#include <rollcall/adapter.hpp>
 #include <rollcall/server.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -90,6 +91,7 @@ class NamespaceImpl final : public Namespace {
   std::function<bool(const std::string&, const boost::json::object&)> predicate;  // parents only
   std::vector<Middleware> middlewares;
   std::vector<ConnectionHandler> connection_handlers;
+  std::vector<std::pair<std::string, EventHandler>> server_side_handlers;
   std::vector<NamespaceLocal> locals;  // one per loop
   std::atomic<std::size_t> count{0};
 
@@ -231,6 +233,8 @@ struct Core {
     DisconnectHandler disconnected;
   };
   std::vector<SocketObserver> socket_observers;
+  // The other nodes, when a cluster adapter is set (before run()).
+  std::shared_ptr<ClusterAdapter> cluster;
 
   NamespaceImpl& get_or_create(std::string_view name);
   // The namespace for a CONNECT, created from a dynamic parent if one

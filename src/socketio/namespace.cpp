@@ -118,7 +118,12 @@ class LocalAdapter final : public Adapter {
  private:
   template <class Fn>
   void on_each_loop(Fn fn) {
+    // The calling thread's loop, if it is one of this server's (another
+    // Server of the process may be calling: its loops are not ours).
     Loop* here = current_loop();
+    if (here && (here->index >= server_.loops.size() || server_.loops[here->index].get() != here)) {
+      here = nullptr;
+    }
     for (auto& loop : server_.loops) {
       if (loop.get() == here) continue;
       asio::post(loop->ioc, [fn, l = loop.get()] { fn(*l); });
@@ -157,6 +162,9 @@ void NamespaceImpl::broadcast(std::string_view event, Args args, const Target& t
   data.reserve(args.size() + 2);
   data.emplace_back(event);
   for (auto& v : args.values()) data.push_back(std::move(v));
+  if (server.cluster && !target.local) {
+    server.cluster->broadcast(ClusterPacket{name_, data, args.attachments()}, target);
+  }
   EncodedPtr packet;
   if (server.recovery && !target.volatile_) {
     packet = server.recovery->persist(*this, std::move(data), args.attachments(), target);
@@ -205,78 +213,165 @@ void BroadcastOperator::emit(std::string_view event, Args args) const {
 
 void BroadcastOperator::disconnect_sockets(bool close) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  if (nsp->server.cluster && !target_.local) nsp->server.cluster->disconnect_sockets(nsp->name_, target_, close);
   nsp->server.adapter->apply(*nsp, target_,
                              [close](detail::SocketImpl& s) { s.disconnect(close); });
 }
 
 void BroadcastOperator::sockets_join(std::string room) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  if (nsp->server.cluster && !target_.local) nsp->server.cluster->sockets_join(nsp->name_, target_, room);
   nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.join(room); });
+}
+
+void BroadcastOperator::sockets_leave(std::string room) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  if (nsp->server.cluster && !target_.local) nsp->server.cluster->sockets_leave(nsp->name_, target_, room);
+  nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.leave(room); });
+}
+
+namespace {
+
+// Answers gathered from several parts (this node's loops, the other nodes)
+// into one callback, called once when every part is done.
+struct AckGather {
+  std::mutex mutex;
+  std::size_t parts_left;
+  bool timed_out = false;
+  std::vector<Args> responses;
+  BroadcastAckCallback cb;
+
+  AckGather(std::size_t parts, BroadcastAckCallback c) : parts_left(parts), cb(std::move(c)) {}
+  void add(std::error_code ec, Args answer) {
+    std::lock_guard lock(mutex);
+    if (ec) timed_out = true;
+    else responses.push_back(std::move(answer));
+  }
+  void part_done(std::error_code ec = {}) {
+    BroadcastAckCallback done;
+    {
+      std::lock_guard lock(mutex);
+      if (ec) timed_out = true;
+      if (--parts_left == 0) done = std::move(cb);
+    }
+    if (done) done(timed_out ? std::make_error_code(std::errc::timed_out) : std::error_code{},
+                   std::move(responses));
+  }
+};
+
+}  // namespace
+
+void BroadcastOperator::emit_with_acks(std::string_view event, Args args, Millis timeout,
+                                       AckHandlers handlers) const {
+  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
+  // `counted` fires when every loop has counted its sockets.
+  struct Count {
+    std::mutex mutex;
+    std::size_t loops_left;
+    std::size_t total = 0;
+  };
+  auto count = std::make_shared<Count>();
+  count->loops_left = nsp->server.loops.size();
+  auto h = std::make_shared<AckHandlers>(std::move(handlers));
+  auto shared_args = std::make_shared<const Args>(std::move(args));
+  std::string ev(event);
+  nsp->server.adapter->apply(
+      *nsp, target_,
+      [h, shared_args, ev, timeout](detail::SocketImpl& s) {
+        s.emit_with_ack(ev, *shared_args, timeout,
+                        [h](std::error_code ec, Args answer) { h->answered(ec, std::move(answer)); });
+      },
+      [h, count](std::size_t matched) {
+        std::size_t total = 0;
+        {
+          std::lock_guard lock(count->mutex);
+          count->total += matched;
+          if (--count->loops_left > 0) return;
+          total = count->total;
+        }
+        if (h->counted) h->counted(total);
+      });
 }
 
 void BroadcastOperator::emit_with_ack(std::string_view event, Args args, Millis timeout,
                                       BroadcastAckCallback cb) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
-  // Completes when every loop has counted its sockets and every one of
-  // them has answered or timed out.
-  struct Gather {
+  bool remote = nsp->server.cluster && !target_.local;
+  auto gather = std::make_shared<AckGather>(remote ? 2 : 1, std::move(cb));
+  if (remote) {
+    boost::json::array data;
+    data.emplace_back(event);
+    for (const auto& v : args.values()) data.push_back(v);
+    nsp->server.cluster->broadcast_with_ack(
+        ClusterPacket{nsp->name_, std::move(data), args.attachments()}, target_, timeout,
+        [gather](std::error_code ec, std::vector<Args> answers) {
+          for (auto& a : answers) gather->add({}, std::move(a));
+          gather->part_done(ec);
+        });
+  }
+  // This node: done when all its sockets have answered or timed out.
+  struct Local {
     std::mutex mutex;
-    std::size_t loops_left;
     std::size_t expected = 0;
     std::size_t answered = 0;
-    bool timed_out = false;
-    std::vector<Args> responses;
-    BroadcastAckCallback cb;
-    // Under the mutex; true once, for the caller that must call cb.
-    bool complete() { return loops_left == 0 && answered == expected && cb; }
+    bool counted = false;
   };
-  auto g = std::make_shared<Gather>();
-  g->loops_left = nsp->server.loops.size();
-  g->cb = std::move(cb);
-  auto finish = [g] {
-    auto cb = std::move(g->cb);
-    g->cb = nullptr;
-    return cb;
+  auto local = std::make_shared<Local>();
+  auto maybe_done = [local] {
+    // Under local->mutex: true once, when the count is known and complete.
+    return local->counted && local->answered == local->expected;
   };
-  auto shared_args = std::make_shared<const Args>(std::move(args));
-  std::string ev(event);
-  nsp->server.adapter->apply(
-      *nsp, target_,
-      [g, finish, shared_args, ev, timeout](detail::SocketImpl& s) {
-        s.emit_with_ack(ev, *shared_args, timeout, [g, finish](std::error_code ec, Args response) {
-          BroadcastAckCallback done;
-          {
-            std::lock_guard lock(g->mutex);
-            ++g->answered;
-            if (ec) g->timed_out = true;
-            else g->responses.push_back(std::move(response));
-            if (g->complete()) done = finish();
-          }
-          if (done) done(g->timed_out ? std::make_error_code(std::errc::timed_out) : std::error_code{},
-                         std::move(g->responses));
-        });
-      },
-      [g, finish](std::size_t matched) {
-        BroadcastAckCallback done;
-        {
-          std::lock_guard lock(g->mutex);
-          g->expected += matched;
-          --g->loops_left;
-          if (g->complete()) done = finish();
-        }
-        if (done) done(g->timed_out ? std::make_error_code(std::errc::timed_out) : std::error_code{},
-                       std::move(g->responses));
-      });
+  BroadcastOperator here = *this;
+  here.target_.local = true;
+  here.emit_with_acks(
+      event, std::move(args), timeout,
+      AckHandlers{[gather, local, maybe_done](std::size_t n) {
+                    bool done;
+                    {
+                      std::lock_guard lock(local->mutex);
+                      local->expected = n;
+                      local->counted = true;
+                      done = maybe_done();
+                    }
+                    if (done) gather->part_done();
+                  },
+                  [gather, local, maybe_done](std::error_code ec, Args answer) {
+                    gather->add(ec, std::move(answer));
+                    bool done;
+                    {
+                      std::lock_guard lock(local->mutex);
+                      ++local->answered;
+                      done = maybe_done();
+                    }
+                    if (done) gather->part_done();
+                  }});
 }
 
 void BroadcastOperator::fetch_sockets(FetchCallback cb) const {
   auto* nsp = static_cast<NamespaceImpl*>(nsp_);
-  nsp->server.adapter->fetch(*nsp, target_, std::move(cb));
-}
-
-void BroadcastOperator::sockets_leave(std::string room) const {
-  auto* nsp = static_cast<NamespaceImpl*>(nsp_);
-  nsp->server.adapter->apply(*nsp, target_, [room](detail::SocketImpl& s) { s.leave(room); });
+  if (!nsp->server.cluster || target_.local) {
+    nsp->server.adapter->fetch(*nsp, target_, std::move(cb));
+    return;
+  }
+  struct Both {
+    std::mutex mutex;
+    std::size_t left = 2;
+    std::vector<SocketSnapshot> sockets;
+    FetchCallback cb;
+  };
+  auto both = std::make_shared<Both>();
+  both->cb = std::move(cb);
+  auto add = [both](std::vector<SocketSnapshot> some) {
+    FetchCallback done;
+    {
+      std::lock_guard lock(both->mutex);
+      for (auto& s : some) both->sockets.push_back(std::move(s));
+      if (--both->left == 0) done = std::move(both->cb);
+    }
+    if (done) done(std::move(both->sockets));
+  };
+  nsp->server.cluster->fetch_sockets(nsp->name_, target_, add);
+  nsp->server.adapter->fetch(*nsp, target_, add);
 }
 
 // --- Namespace -------------------------------------------------------------
@@ -312,6 +407,30 @@ void Namespace::disconnect_sockets(bool close) const {
   impl(*this).op({}).disconnect_sockets(close);
 }
 void Namespace::fetch_sockets(FetchCallback cb) const { impl(*this).op({}).fetch_sockets(std::move(cb)); }
+BroadcastOperator Namespace::target(BroadcastOperator::Target t) const { return impl(*this).op(std::move(t)); }
+
+void Namespace::server_side_emit(std::string_view event, Args args) const {
+  const auto& n = impl(*this);
+  if (n.server.cluster) n.server.cluster->server_side_emit(n.name_, std::string(event), std::move(args), Millis(0), nullptr);
+}
+
+void Namespace::server_side_emit_with_ack(std::string_view event, Args args, Millis timeout,
+                                          BroadcastAckCallback cb) const {
+  const auto& n = impl(*this);
+  if (!n.server.cluster) return cb({}, {});  // no other node: no answers, none missing
+  n.server.cluster->server_side_emit(n.name_, std::string(event), std::move(args), timeout, std::move(cb));
+}
+
+Namespace& Namespace::on_server_side(std::string event, EventHandler handler) {
+  impl(*this).server_side_handlers.emplace_back(std::move(event), std::move(handler));
+  return *this;
+}
+
+void Namespace::deliver_server_side(const std::string& event, Args args, Ack ack) const {
+  for (const auto& [name, handler] : impl(*this).server_side_handlers) {
+    if (name == event) handler(args, ack);
+  }
+}
 std::size_t Namespace::size() const noexcept { return impl(*this).count.load(); }
 
 }  // namespace rollcall

@@ -1,5 +1,6 @@
 // The server the Node interop tests drive: the public C++ API with the
 // handlers described in tests/interop/README.md.
+#include <rollcall/adapter.hpp>
 #include <rollcall/asio.hpp>
 #include <rollcall/server.hpp>
 
@@ -163,6 +164,17 @@ void install_root(rollcall::Server& io, Socket& socket) {
           if (ack) ack(Args::of(boost::json::object{{"timedOut", ec == std::errc::timed_out}, {"responses", out}}));
         });
   });
+  // server_side_emit_with_ack("who", args[0]) with a 1 s timeout: acks
+  // {timedOut, responses}.
+  socket.on("ask-servers", [&io](Args args, Ack ack) {
+    io.of("/").server_side_emit_with_ack(
+        "who", Args::of(args.size() > 0 ? args[0] : boost::json::value()), std::chrono::milliseconds(1000),
+        [ack](std::error_code ec, std::vector<Args> responses) mutable {
+          boost::json::array out;
+          for (auto& r : responses) out.push_back(r.size() > 0 ? r[0] : boost::json::value());
+          if (ack) ack(Args::of(boost::json::object{{"timedOut", ec == std::errc::timed_out}, {"responses", out}}));
+        });
+  });
   socket.on("set-data", [&socket](Args args, Ack ack) {
     if (args.size() > 0 && args[0].is_object()) socket.data() = args[0].as_object();
     if (ack) ack();
@@ -175,44 +187,8 @@ void install_root(rollcall::Server& io, Socket& socket) {
   });
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"rollcall interop test server"};
-  std::string listen = "127.0.0.1:0";
-  unsigned threads = 2;
-  long ping_interval = 25000, ping_timeout = 20000, recovery_ms = 120000, connect_timeout = 45000;
-  std::size_t max_payload = 1000000;
-  app.add_option("--listen", listen);
-  app.add_option("--threads", threads);
-  app.add_option("--ping-interval", ping_interval);
-  app.add_option("--ping-timeout", ping_timeout);
-  app.add_option("--max-payload", max_payload);
-  app.add_option("--recovery-ms", recovery_ms);
-  app.add_option("--connect-timeout", connect_timeout);
-  CLI11_PARSE(app, argc, argv);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("interop"));  // stdout: "listening" only
-
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  rollcall::ServerOptions o;
-  o.threads = threads;
-  o.ping_interval = rollcall::Millis(ping_interval);
-  o.ping_timeout = rollcall::Millis(ping_timeout);
-  o.max_payload = max_payload;
-  o.connect_timeout = rollcall::Millis(connect_timeout);
-  o.cors.origins = {"*"};
-  if (recovery_ms > 0) {
-    o.recovery.enabled = true;
-    o.recovery.max_disconnection = rollcall::Millis(recovery_ms);
-  }
-  rollcall::Server io(o);
-
+// Everything the test server serves, on one Server.
+void configure(rollcall::Server& io) {
   io.of("/").on_connection([&io](Socket& socket) {
     install_root(io, socket);
     socket.emit("welcome", Args::of(welcome(socket)));
@@ -261,6 +237,11 @@ int main(int argc, char** argv) {
         install_echo(socket);
         socket.emit("welcome", Args::of(welcome(socket)));
       });
+  // Server-side events between the nodes of --pair: answers with this
+  // node's port.
+  io.of("/").on_server_side("who", [&io](Args args, Ack ack) {
+    if (ack) ack(Args::of(boost::json::object{{"port", io.port()}, {"asked", args.size() > 0 ? args[0] : nullptr}}));
+  });
   io.observe_sockets([](Socket&) { ++observed_sockets; },
                      [](Socket&, const std::string&) { --observed_sockets; });
   io.on_disconnect([&io](Socket& socket, const std::string& reason) {
@@ -270,17 +251,123 @@ int main(int argc, char** argv) {
     o["reason"] = reason;
     io.of("/").to("observers").emit("disconnected", Args::of(o));
   });
+}
+
+// Joins two servers of this process as two nodes of a cluster: what one
+// hands to its adapter is applied to the other, this node only.
+class LoopbackAdapter final : public rollcall::ClusterAdapter {
+ public:
+  explicit LoopbackAdapter(rollcall::Server& peer) : peer_(peer) {}
+  void namespace_created(rollcall::Namespace&) override {}
+  void broadcast(const rollcall::ClusterPacket& p, const rollcall::Target& t) override {
+    auto [event, args] = split(p);
+    peer_.of(p.nsp).target(local(t)).emit(event, std::move(args));
+  }
+  void sockets_join(const std::string& nsp, const rollcall::Target& t, const std::string& room) override {
+    peer_.of(nsp).target(local(t)).sockets_join(room);
+  }
+  void sockets_leave(const std::string& nsp, const rollcall::Target& t, const std::string& room) override {
+    peer_.of(nsp).target(local(t)).sockets_leave(room);
+  }
+  void disconnect_sockets(const std::string& nsp, const rollcall::Target& t, bool close) override {
+    peer_.of(nsp).target(local(t)).disconnect_sockets(close);
+  }
+  void fetch_sockets(const std::string& nsp, const rollcall::Target& t, rollcall::FetchCallback cb) override {
+    peer_.of(nsp).target(local(t)).fetch_sockets(std::move(cb));
+  }
+  void broadcast_with_ack(const rollcall::ClusterPacket& p, const rollcall::Target& t, rollcall::Millis timeout,
+                          rollcall::BroadcastAckCallback cb) override {
+    auto [event, args] = split(p);
+    peer_.of(p.nsp).target(local(t)).emit_with_ack(event, std::move(args), timeout, std::move(cb));
+  }
+  void server_side_emit(const std::string& nsp, const std::string& event, Args args, rollcall::Millis,
+                        rollcall::BroadcastAckCallback cb) override {
+    Ack ack;
+    if (cb) ack = Ack([cb](Args answer) { cb({}, {std::move(answer)}); });
+    peer_.of(nsp).deliver_server_side(event, std::move(args), ack);
+  }
+
+ private:
+  static rollcall::Target local(rollcall::Target t) {
+    t.local = true;
+    return t;
+  }
+  static std::pair<std::string, Args> split(const rollcall::ClusterPacket& p) {
+    Args args;
+    for (std::size_t i = 1; i < p.data.size(); ++i) args.push(p.data[i]);
+    args.attachments() = p.attachments;
+    return {p.data.empty() ? std::string() : std::string(p.data[0].as_string()), std::move(args)};
+  }
+  rollcall::Server& peer_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rollcall interop test server"};
+  std::string listen = "127.0.0.1:0";
+  unsigned threads = 2;
+  long ping_interval = 25000, ping_timeout = 20000, recovery_ms = 120000, connect_timeout = 45000;
+  std::size_t max_payload = 1000000;
+  app.add_option("--listen", listen);
+  app.add_option("--threads", threads);
+  app.add_option("--ping-interval", ping_interval);
+  app.add_option("--ping-timeout", ping_timeout);
+  app.add_option("--max-payload", max_payload);
+  app.add_option("--recovery-ms", recovery_ms);
+  app.add_option("--connect-timeout", connect_timeout);
+  bool pair = false;
+  app.add_flag("--pair", pair, "run a second server joined by a loopback cluster adapter");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("interop"));  // stdout: "listening" only
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  rollcall::ServerOptions o;
+  o.threads = threads;
+  o.ping_interval = rollcall::Millis(ping_interval);
+  o.ping_timeout = rollcall::Millis(ping_timeout);
+  o.max_payload = max_payload;
+  o.connect_timeout = rollcall::Millis(connect_timeout);
+  o.cors.origins = {"*"};
+  if (recovery_ms > 0) {
+    o.recovery.enabled = true;
+    o.recovery.max_disconnection = rollcall::Millis(recovery_ms);
+  }
+  rollcall::Server io(o);
+  configure(io);
+  // --pair: a second server in this process, joined to the first by a
+  // loopback cluster adapter (tests of the ClusterAdapter seam with real
+  // clients on both "nodes"); its port is printed before "listening".
+  std::unique_ptr<rollcall::Server> peer;
+  std::thread peer_thread;
+  if (pair) {
+    peer = std::make_unique<rollcall::Server>(o);
+    configure(*peer);
+    io.set_cluster_adapter(std::make_shared<LoopbackAdapter>(*peer));
+    peer->set_cluster_adapter(std::make_shared<LoopbackAdapter>(io));
+    peer->listen("127.0.0.1", 0);
+    std::printf("peer %u\n", static_cast<unsigned>(peer->port()));
+  }
 
   auto colon = listen.rfind(':');
   io.listen(listen.substr(0, colon), static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
   std::printf("listening %u\n", static_cast<unsigned>(io.port()));
   std::fflush(stdout);
-  std::thread signal_thread([&io, signals] {
+  std::thread signal_thread([&io, &peer, signals] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (peer) peer->stop();
     io.stop();
   });
+  if (peer) peer_thread = std::thread([&peer] { peer->run(); });
   io.run();
+  if (peer_thread.joinable()) peer_thread.join();
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;
