@@ -129,28 +129,28 @@ struct PresenceStoreHealth {
 
 // Node-style view of presence (Server::presence()). Queries are thread-safe.
 // on_online/on_offline callbacks run on the presence thread, after the
-// transition is stored.
+// transition is stored. The built-in presence implements it for one node;
+// the Redis cluster (<rollcall/cluster.hpp>) for many
+// (Server::set_presence).
 class Presence {
  public:
   using Callback = std::function<void(const PresenceEvent&)>;
-  void on_online(Callback cb);
-  void on_offline(Callback cb);
+  virtual ~Presence() = default;
+  // Register before Server::run().
+  virtual void on_online(Callback cb) = 0;
+  virtual void on_offline(Callback cb) = 0;
 
-  bool is_online(const std::string& user) const;
-  std::size_t connection_count(const std::string& user) const;
-  std::vector<ConnectionInfo> connections(const std::string& user) const;
-  std::optional<UserPresence> get(const std::string& user) const;
+  virtual bool is_online(const std::string& user) const = 0;
+  virtual std::size_t connection_count(const std::string& user) const;  // get()'s
+  virtual std::vector<ConnectionInfo> connections(const std::string& user) const;  // get()'s
+  virtual std::optional<UserPresence> get(const std::string& user) const = 0;
   // Users of `org` that are online now.
-  std::vector<UserPresence> online_in_org(const std::string& org) const;
-  std::size_t online_count() const;
-  PresenceStoreHealth store_health() const;
+  virtual std::vector<UserPresence> online_in_org(const std::string& org) const = 0;
+  virtual std::size_t online_count() const = 0;
+  virtual PresenceStoreHealth store_health() const = 0;
   // The newest `max` dead-lettered webhook events, newest first (from the
   // store; waits for the presence thread, at most 2 s, else returns none).
-  std::vector<DeadLetter> dead_letters(std::size_t max) const;
-
- protected:
-  Presence() = default;
-  ~Presence() = default;
+  virtual std::vector<DeadLetter> dead_letters(std::size_t max) const = 0;
 };
 
 }  // namespace rollcall

@@ -380,6 +380,10 @@ class Server {
 
   // Presence of the users behind the sockets (see presence.hpp).
   Presence& presence();
+  // Replaces the built-in presence (which then never starts) with another
+  // implementation, e.g. the Redis cluster's; it follows sockets through
+  // observe_sockets itself. Before run().
+  void set_presence(std::shared_ptr<Presence> presence);
 
   // Serves `handler` for the requests to `route`, whatever their method
   // (the handler answers 405 to those it does not take). A route ending in

@@ -394,7 +394,7 @@ void PresenceTracker::socket_disconnected(Socket& socket) {
   if (const User* user = socket.user()) disconnected(user->id, socket.id());
 }
 
-std::vector<hooks::DeadLetter> PresenceTracker::dead_letters(std::size_t max) {
+std::vector<hooks::DeadLetter> PresenceTracker::dead_letter_events(std::size_t max) {
   auto out = std::make_shared<std::vector<hooks::DeadLetter>>();
   if (!run_on_thread([this, out, max] { *out = store_->outbox().dead(max); },
                      std::chrono::seconds(2))) {
@@ -416,20 +416,20 @@ UserPresence PresenceTracker::snapshot(const UserState& s) const {
   return p;
 }
 
-bool PresenceTracker::is_online_impl(const std::string& user) const {
+bool PresenceTracker::is_online(const std::string& user) const {
   std::lock_guard lock(mutex_);
   auto it = users_.find(user);
   return it != users_.end() && it->second.online;
 }
 
-std::optional<UserPresence> PresenceTracker::get_impl(const std::string& user) const {
+std::optional<UserPresence> PresenceTracker::get(const std::string& user) const {
   std::lock_guard lock(mutex_);
   auto it = users_.find(user);
   if (it == users_.end() || !it->second.online) return std::nullopt;
   return snapshot(it->second);
 }
 
-std::vector<UserPresence> PresenceTracker::online_in_org_impl(const std::string& org) const {
+std::vector<UserPresence> PresenceTracker::online_in_org(const std::string& org) const {
   std::vector<UserPresence> out;
   std::lock_guard lock(mutex_);
   for (const auto& [id, s] : users_) {
@@ -446,12 +446,12 @@ std::vector<UserPresence> PresenceTracker::online_in_org_impl(const std::string&
   return out;
 }
 
-PresenceStoreHealth PresenceTracker::store_health_impl() const {
+PresenceStoreHealth PresenceTracker::store_health() const {
   std::lock_guard lock(health_mutex_);
   return health_;
 }
 
-std::size_t PresenceTracker::online_count_impl() const {
+std::size_t PresenceTracker::online_count() const {
   std::lock_guard lock(mutex_);
   std::size_t n = 0;
   for (const auto& [id, s] : users_) n += s.online ? 1 : 0;
@@ -462,35 +462,18 @@ std::size_t PresenceTracker::online_count_impl() const {
 
 namespace rollcall {
 
-namespace {
-detail::PresenceTracker& impl(Presence& p) { return static_cast<detail::PresenceTracker&>(p); }
-const detail::PresenceTracker& impl(const Presence& p) {
-  return static_cast<const detail::PresenceTracker&>(p);
-}
-}  // namespace
-
-void Presence::on_online(Callback cb) { impl(*this).online_callbacks.push_back(std::move(cb)); }
-void Presence::on_offline(Callback cb) { impl(*this).offline_callbacks.push_back(std::move(cb)); }
-bool Presence::is_online(const std::string& user) const { return impl(*this).is_online_impl(user); }
 std::size_t Presence::connection_count(const std::string& user) const {
-  auto p = impl(*this).get_impl(user);
+  auto p = get(user);
   return p ? p->connections.size() : 0;
 }
 std::vector<ConnectionInfo> Presence::connections(const std::string& user) const {
-  auto p = impl(*this).get_impl(user);
+  auto p = get(user);
   return p ? p->connections : std::vector<ConnectionInfo>{};
 }
-std::optional<UserPresence> Presence::get(const std::string& user) const {
-  return impl(*this).get_impl(user);
-}
-std::vector<UserPresence> Presence::online_in_org(const std::string& org) const {
-  return impl(*this).online_in_org_impl(org);
-}
-std::size_t Presence::online_count() const { return impl(*this).online_count_impl(); }
-PresenceStoreHealth Presence::store_health() const { return impl(*this).store_health_impl(); }
-std::vector<DeadLetter> Presence::dead_letters(std::size_t max) const {
+
+std::vector<DeadLetter> detail::PresenceTracker::dead_letters(std::size_t max) const {
   // Reads the store on the presence thread; the tracker itself is not changed.
-  auto dead = const_cast<detail::PresenceTracker&>(impl(*this)).dead_letters(max);
+  auto dead = const_cast<PresenceTracker*>(this)->dead_letter_events(max);
   std::vector<DeadLetter> out;
   out.reserve(dead.size());
   for (auto& d : dead) {

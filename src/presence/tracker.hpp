@@ -85,15 +85,18 @@ class PresenceTracker final : public Presence {
   // Applies the notices queued so far, then runs `fn` on the presence
   // thread, and waits for it (bounded).
   bool run_on_thread(std::function<void()> fn, std::chrono::milliseconds timeout);
-  std::vector<hooks::DeadLetter> dead_letters(std::size_t max);
+  std::vector<hooks::DeadLetter> dead_letter_events(std::size_t max);
 
   // Presence interface.
   std::vector<Callback> online_callbacks, offline_callbacks;
-  bool is_online_impl(const std::string& user) const;
-  std::optional<UserPresence> get_impl(const std::string& user) const;
-  std::vector<UserPresence> online_in_org_impl(const std::string& org) const;
-  std::size_t online_count_impl() const;
-  PresenceStoreHealth store_health_impl() const;
+  void on_online(Callback cb) override { online_callbacks.push_back(std::move(cb)); }
+  void on_offline(Callback cb) override { offline_callbacks.push_back(std::move(cb)); }
+  bool is_online(const std::string& user) const override;
+  std::optional<UserPresence> get(const std::string& user) const override;
+  std::vector<UserPresence> online_in_org(const std::string& org) const override;
+  std::size_t online_count() const override;
+  PresenceStoreHealth store_health() const override;
+  std::vector<DeadLetter> dead_letters(std::size_t max) const override;
 
  private:
   // A connection's details kept in one buffer (its five strings end to

@@ -76,8 +76,8 @@ TEST(PresenceTracker, SeveralTabsGiveOneOnlineAndOneOfflineAfterTheGrace) {
   t->disconnected("alice", "s1");
   t->disconnected("alice", "s2");
   drain(*t);
-  EXPECT_TRUE(t->is_online_impl("alice"));
-  EXPECT_EQ(t->get_impl("alice")->connections.size(), 1u);
+  EXPECT_TRUE(t->is_online("alice"));
+  EXPECT_EQ(t->get("alice")->connections.size(), 1u);
   t->disconnected("alice", "s3");
   ASSERT_TRUE(rec.wait_for_count(2));
   auto ev = rec.snapshot();
@@ -86,7 +86,7 @@ TEST(PresenceTracker, SeveralTabsGiveOneOnlineAndOneOfflineAfterTheGrace) {
   EXPECT_EQ(ev[1].type, "user.offline");
   EXPECT_LT(ev[0].seq, ev[1].seq);
   EXPECT_EQ(ev[1].connections, 0u);
-  EXPECT_FALSE(t->is_online_impl("alice"));
+  EXPECT_FALSE(t->is_online("alice"));
   std::lock_guard lock(rec.mutex);
   EXPECT_EQ(rec.org_events, (std::vector<std::string>{"acme:alice:online", "acme:alice:offline"}));
 }
@@ -103,7 +103,7 @@ TEST(PresenceTracker, ConnectionDetailsComeBackAsGivenInConnectionOrder) {
   t->connected(carol, b);
   t->connected(carol, a2);
   drain(*t);
-  auto p = t->get_impl("carol");
+  auto p = t->get("carol");
   ASSERT_TRUE(p);
   ASSERT_EQ(p->connections.size(), 2u);
   for (const auto& [got, want] : {std::pair{p->connections[0], a2}, std::pair{p->connections[1], b}}) {
@@ -127,7 +127,7 @@ TEST(PresenceTracker, ReconnectWithinTheGraceProducesNoEvents) {
   drain(*t);
   // Bounded wait for an event that must not come.
   EXPECT_FALSE(rec.wait_for_count(2, 600ms));
-  EXPECT_TRUE(t->is_online_impl("bob"));
+  EXPECT_TRUE(t->is_online("bob"));
 }
 
 TEST(PresenceTracker, ConcurrentConnectsAndDisconnectsAlternateStrictly) {
@@ -152,10 +152,10 @@ TEST(PresenceTracker, ConcurrentConnectsAndDisconnectsAlternateStrictly) {
   drain(*t);  // notices wait up to kGroupWindow for their group: apply them now
   // Every user ends offline: wait until there is no one online.
   auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (t->online_count_impl() > 0 && std::chrono::steady_clock::now() < deadline) {
+  while (t->online_count() > 0 && std::chrono::steady_clock::now() < deadline) {
     drain(*t);
   }
-  ASSERT_EQ(t->online_count_impl(), 0u);
+  ASSERT_EQ(t->online_count(), 0u);
   drain(*t);
   std::map<std::string, std::vector<PresenceEvent>> per_user;
   for (auto& e : rec.snapshot()) per_user[e.user].push_back(e);
@@ -202,7 +202,7 @@ TEST(PresenceTracker, ConnectsArrivingTogetherShareOneCommitAndAllAreAnnounced) 
   EXPECT_EQ(store->transitions.load(), static_cast<std::size_t>(kUsers));
   // Queued within a few milliseconds: a handful of groups, not one commit each.
   EXPECT_LT(store->commits.load(), kUsers / 4);
-  for (int i = 0; i < kUsers; ++i) EXPECT_TRUE(t->is_online_impl("g" + std::to_string(i)));
+  for (int i = 0; i < kUsers; ++i) EXPECT_TRUE(t->is_online("g" + std::to_string(i)));
   t->stop();
 }
 
@@ -276,13 +276,13 @@ TEST(PresenceTracker, AFailingStoreDelaysTransitionsUntilStoredThenAnnouncesThem
     std::lock_guard lock(rec.mutex);
     EXPECT_TRUE(rec.org_events.empty());
   }
-  auto h = t->store_health_impl();
+  auto h = t->store_health();
   EXPECT_FALSE(h.ok);
   EXPECT_GE(h.unstored, 10u);
   EXPECT_EQ(h.lost, 0u);
   EXPECT_NE(h.error.find("disk is full"), std::string::npos);
   EXPECT_GT(h.failing_since_ms, 0);
-  EXPECT_TRUE(t->is_online_impl("f3"));  // queries see the live state meanwhile
+  EXPECT_TRUE(t->is_online("f3"));  // queries see the live state meanwhile
 
   store->failing = false;
   ASSERT_TRUE(rec.wait_for_count(11));
@@ -292,7 +292,7 @@ TEST(PresenceTracker, AFailingStoreDelaysTransitionsUntilStoredThenAnnouncesThem
   EXPECT_EQ(ev.back().type, "user.offline");
   EXPECT_EQ(ev.back().user, "f0");
   EXPECT_EQ(store->inner_->load_online().size(), 9u);  // f0's insert and delete both stored
-  h = t->store_health_impl();
+  h = t->store_health();
   EXPECT_TRUE(h.ok);
   EXPECT_EQ(h.unstored, 0u);
   EXPECT_TRUE(h.error.empty());
@@ -316,7 +316,7 @@ TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {
   }
   Recorder rec;
   auto t = make_tracker(rec, 200ms, open_sqlite_store(path.string()));
-  EXPECT_TRUE(t->is_online_impl("carol"));
+  EXPECT_TRUE(t->is_online("carol"));
   t->connected(User{"dave", "", {}}, conn("d2"));  // dave comes back in time
   ASSERT_TRUE(rec.wait_for_count(1));
   EXPECT_FALSE(rec.wait_for_count(2, 500ms));
@@ -325,7 +325,7 @@ TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {
   EXPECT_EQ(ev[0].user, "carol");
   EXPECT_EQ(ev[0].type, "user.offline");
   EXPECT_GT(ev[0].seq, online_seq);  // seq keeps growing across the restart
-  EXPECT_TRUE(t->is_online_impl("dave"));
+  EXPECT_TRUE(t->is_online("dave"));
   t->stop();
   std::filesystem::remove(path);
 }

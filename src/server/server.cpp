@@ -57,6 +57,7 @@ Server::Impl::Impl(ServerOptions o) : detail::Core(std::move(o)) {
     };
     presence = std::make_unique<detail::PresenceTracker>(options.presence, org_broadcast);
     // Presence follows sockets through the public observer hook.
+    presence_observer = socket_observers.size();
     socket_observers.push_back(
         {[p = presence.get()](Socket& s) { p->socket_connected(s); },
          [p = presence.get()](Socket& s, const std::string&) { p->socket_disconnected(s); }});
@@ -152,8 +153,19 @@ void Server::add_engine_echo(std::string path, ServerOptions engine_options) {
 }
 
 Presence& Server::presence() {
+  if (impl_->custom_presence) return *impl_->custom_presence;
   if (!impl_->presence) throw std::logic_error("presence is disabled (ServerOptions::presence.enabled)");
   return *impl_->presence;
+}
+
+void Server::set_presence(std::shared_ptr<Presence> presence) {
+  if (impl_->running) throw std::logic_error("set_presence: the server is running");
+  if (impl_->presence) {
+    impl_->socket_observers.erase(impl_->socket_observers.begin() +
+                                  static_cast<std::ptrdiff_t>(impl_->presence_observer));
+    impl_->presence.reset();
+  }
+  impl_->custom_presence = std::move(presence);
 }
 
 void Server::add_http_route(std::string prefix, HttpHandler handler) {

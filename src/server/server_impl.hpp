@@ -7,6 +7,7 @@
 #include "engineio/session.hpp"
 #include "socketio/core.hpp"
 
+#include <rollcall/presence.hpp>
 #include <rollcall/server.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -32,7 +33,9 @@ struct Server::Impl : detail::Core {
   std::vector<std::unique_ptr<engineio::Engine>> engines;
   std::vector<std::pair<std::string, HttpHandler>> routes;
   std::unique_ptr<HttpServer> http;
-  std::unique_ptr<detail::PresenceTracker> presence;
+  std::unique_ptr<detail::PresenceTracker> presence;  // the built-in one
+  std::size_t presence_observer = 0;                    // its index in socket_observers
+  std::shared_ptr<Presence> custom_presence;           // Server::set_presence
 
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   std::atomic<bool> running{false};
