@@ -43,6 +43,7 @@ struct ConnectionInfo {
   std::string user_agent;
   std::string address;
   std::int64_t since_ms = 0;
+  std::string node;  // in a cluster: the node_id of the node that holds it
 };
 
 struct UserPresence {

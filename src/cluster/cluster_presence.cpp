@@ -1,0 +1,529 @@
+#include "cluster/cluster_presence.hpp"
+
+#include "cluster/presence_lua.hpp"
+#include "common/clock.hpp"
+#include "common/encoding.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <future>
+
+namespace rollcall::cluster {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using redis::RedisValue;
+
+namespace {
+
+constexpr std::chrono::milliseconds kRetryMin{100};
+constexpr std::chrono::milliseconds kRetryMax{5000};
+constexpr std::chrono::seconds kQueryTimeout{2};
+
+std::chrono::milliseconds next_delay(std::chrono::milliseconds d) {
+  return d.count() == 0 ? kRetryMin : std::min(d * 2, kRetryMax);
+}
+
+std::string orgs_json(const std::vector<OrgRole>& orgs) {
+  json::array a;
+  for (const auto& o : orgs) a.push_back(json::object{{"id", o.id}, {"role", o.role}});
+  return json::serialize(a);
+}
+
+std::vector<OrgRole> parse_orgs(std::string_view text) {
+  std::vector<OrgRole> out;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& o : v.as_array()) {
+    if (!o.is_object()) continue;
+    OrgRole r;
+    if (auto* id = o.as_object().if_contains("id"); id && id->is_string()) r.id = id->as_string();
+    if (auto* role = o.as_object().if_contains("role"); role && role->is_string()) r.role = role->as_string();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::int64_t to_i64(std::string_view s) {
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return v;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+ClusterPresence::ClusterPresence(PresenceConfig config, OrgBroadcast broadcast)
+    : config_(std::move(config)), broadcast_(std::move(broadcast)) {
+  if (config_.node_id.empty()) config_.node_id = random_id().substr(0, 12);
+  writes_ = redis::RedisClient::create(ioc_.get_executor(), config_.redis);
+  control_ = redis::RedisClient::create(ioc_.get_executor(), config_.redis);
+  health_.ok = false;
+  health_.error = "not registered with Redis yet";
+}
+
+ClusterPresence::~ClusterPresence() { stop(); }
+
+void ClusterPresence::start() {
+  if (running_.exchange(true)) return;
+  guard_.emplace(ioc_.get_executor());
+  thread_ = std::thread([this] { ioc_.run(); });
+  asio::post(ioc_, [this] {
+    register_node();
+    sweep();
+  });
+}
+
+void ClusterPresence::stop() {
+  if (!running_.exchange(false)) return;
+  // Send what the loops queued (the sockets closed by the server's stop),
+  // then end the lease, within 2 s.
+  std::promise<void> left;
+  auto done = left.get_future();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [this, deadline, step, &left] {
+    if (!queue_.empty() && !node_key_.empty() && std::chrono::steady_clock::now() < deadline) {
+      pump();
+      retry_timer_.expires_after(std::chrono::milliseconds(20));
+      retry_timer_.async_wait([step](boost::system::error_code) { (*step)(); });
+      return;
+    }
+    if (node_key_.empty()) return left.set_value();
+    control_->command(script(lua::leave(), {node_key_}),
+                      [&left](std::error_code, RedisValue) { left.set_value(); });
+  };
+  asio::post(ioc_, [step] { (*step)(); });
+  done.wait_for(std::chrono::seconds(3));
+  asio::post(ioc_, [this] {
+    retry_timer_.cancel();
+    renew_timer_.cancel();
+    sweep_timer_.cancel();
+    writes_->close();
+    control_->close();
+    guard_.reset();
+    // Nothing is left to wait for (replies of closed connections, timers of
+    // a client that is gone): handlers not run yet are dropped.
+    ioc_.stop();
+  });
+  if (thread_.joinable()) thread_.join();
+  *step = nullptr;  // it held itself
+}
+
+std::vector<std::string> ClusterPresence::script(const std::string& source,
+                                                 std::vector<std::string> args) const {
+  std::vector<std::string> argv{"EVAL", source, "0", config_.prefix};
+  for (auto& a : args) argv.push_back(std::move(a));
+  return argv;
+}
+
+// --- notices from the loops -------------------------------------------------
+
+void ClusterPresence::socket_connected(Socket& socket) {
+  const User* user = socket.user();
+  if (!user) return;
+  ConnectionInfo info;
+  info.socket_id = socket.id();
+  info.nsp = socket.nsp();
+  info.transport = socket.transport();
+  if (auto ua = socket.handshake().headers.get("user-agent")) info.user_agent = std::string(*ua);
+  info.address = socket.handshake().address;
+  info.since_ms = unix_ms();
+  connected(*user, std::move(info));
+}
+
+void ClusterPresence::socket_disconnected(Socket& socket) {
+  if (const User* user = socket.user()) disconnected(user->id, socket.id());
+}
+
+void ClusterPresence::connected(const User& user, ConnectionInfo info) {
+  Notice n;
+  n.connect = true;
+  n.user = user.id;
+  n.socket_id = info.socket_id;
+  n.name = user.name;
+  n.orgs_json = orgs_json(user.orgs);
+  json::object c{{"socket", info.socket_id}, {"nsp", info.nsp},        {"transport", info.transport},
+                 {"userAgent", info.user_agent}, {"address", info.address}, {"since", info.since_ms}};
+  n.info_json = json::serialize(c);  // the node is added on the presence thread
+  enqueue(std::move(n));
+}
+
+void ClusterPresence::disconnected(const std::string& user, const std::string& socket_id) {
+  Notice n;
+  n.connect = false;
+  n.user = user;
+  n.socket_id = socket_id;
+  enqueue(std::move(n));
+}
+
+void ClusterPresence::enqueue(Notice n) {
+  bool post = false;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(n));
+    post = !inbox_posted_;
+    inbox_posted_ = true;
+  }
+  if (!post) return;
+  asio::post(ioc_, [this] {
+    std::vector<Notice> batch;
+    {
+      std::lock_guard lock(inbox_mutex_);
+      batch.swap(inbox_);
+      inbox_posted_ = false;
+    }
+    for (auto& n : batch) {
+      if (queue_.size() >= kMaxQueued && queue_.size() > in_flight_) {
+        queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(in_flight_));
+        std::lock_guard lock(health_mutex_);
+        ++health_.lost;
+        if (health_.lost == 1 || health_.lost % 10000 == 0) {
+          spdlog::error("cluster presence: {} connect/disconnect notices dropped: Redis has been "
+                        "unreachable for too long (more than {} waiting)",
+                        health_.lost, kMaxQueued);
+        }
+      }
+      queue_.push_back(std::move(n));
+    }
+    pump();
+  });
+}
+
+// --- sending them -------------------------------------------------------------
+
+void ClusterPresence::pump() {
+  if (node_key_.empty() || failing_) return;
+  while (in_flight_ < queue_.size() && in_flight_ < kMaxInFlight) send(queue_[in_flight_++]);
+  std::lock_guard lock(health_mutex_);
+  health_.unstored = queue_.size();
+}
+
+void ClusterPresence::send(const Notice& n) {
+  std::vector<std::string> argv;
+  if (n.connect) {
+    // The connection as queries show it: with this node.
+    std::string info = n.info_json;
+    info.insert(info.size() - 1, ",\"node\":" + json::serialize(json::value(config_.node_id)));
+    argv = script(lua::connect(), {node_key_, n.user, n.socket_id, info, n.name, n.orgs_json,
+                                   std::to_string(floor_), "evt_" + random_id()});
+  } else {
+    argv = script(lua::disconnect(), {node_key_, n.user, n.socket_id,
+                                      std::to_string(config_.grace.count())});
+  }
+  writes_->command(std::move(argv), [this, key = node_key_, connect = n.connect](
+                                        std::error_code ec, RedisValue v) {
+    if (key != node_key_) return;  // sent before the node was fenced
+    reply(ec, v, connect);
+  });
+}
+
+void ClusterPresence::reply(std::error_code ec, const RedisValue& v, bool connect) {
+  --in_flight_;
+  if (ec) {
+    failed(ec.message());
+    if (in_flight_ == 0) {
+      retry_delay_ = next_delay(retry_delay_);
+      retry_timer_.expires_after(retry_delay_);
+      retry_timer_.async_wait([this](boost::system::error_code e) {
+        if (e) return;
+        failing_ = false;
+        pump();
+      });
+    }
+    failing_ = true;
+    return;
+  }
+  Notice n = std::move(queue_.front());
+  queue_.pop_front();
+  retry_delay_ = {};
+  if (v.type == RedisValue::Type::error || v.elements.empty()) {
+    // A script error is a bug, not a state to retry forever.
+    spdlog::error("cluster presence: {} of user {} failed in Redis: {}", connect ? "connect" : "disconnect",
+                  n.user, v.str);
+    return pump();
+  }
+  if (v.elements[0].str == "fenced") return fenced();
+  {
+    std::lock_guard lock(health_mutex_);
+    health_.ok = true;
+    health_.error.clear();
+    health_.unstored = queue_.size();
+  }
+  if (connect && v.elements.size() >= 5) {
+    PresenceEvent e;
+    e.type = "user.online";
+    e.user = n.user;
+    e.seq = static_cast<std::uint64_t>(to_i64(v.elements[2].str));
+    e.at_ms = to_i64(v.elements[3].str);
+    e.connections = static_cast<std::uint32_t>(to_i64(v.elements[4].str));
+    e.orgs = parse_orgs(n.orgs_json);
+    floor_ = std::max(floor_, e.seq);
+    announce(e, n.orgs_json, true);
+  }
+  pump();
+}
+
+void ClusterPresence::failed(const std::string& why) {
+  std::lock_guard lock(health_mutex_);
+  if (health_.ok || health_.failing_since_ms == 0) {
+    health_.failing_since_ms = unix_ms();
+    spdlog::warn("cluster presence: Redis unreachable ({}); connects and disconnects wait in order", why);
+  }
+  health_.ok = false;
+  health_.error = why;
+}
+
+// --- the node's lease -----------------------------------------------------------
+
+void ClusterPresence::register_node() {
+  if (registering_ || !running_) return;
+  registering_ = true;
+  json::object details{{"node", config_.node_id}, {"pid", static_cast<std::int64_t>(::getpid())}};
+  control_->command(
+      script(lua::register_node(), {config_.node_id, std::to_string(config_.lease.count()),
+                                    json::serialize(details)}),
+      [this](std::error_code ec, RedisValue v) {
+        registering_ = false;
+        if (ec || v.type == RedisValue::Type::error || v.elements.size() < 3) {
+          failed(ec ? ec.message() : v.str);
+          retry_delay_ = next_delay(retry_delay_);
+          renew_timer_.expires_after(retry_delay_);
+          renew_timer_.async_wait([this](boost::system::error_code e) {
+            if (!e) register_node();
+          });
+          return;
+        }
+        bool again = !node_key_.empty() || fenced_before_;
+        node_key_ = v.elements[0].str;
+        retry_delay_ = {};
+        healthy_since_ = std::chrono::steady_clock::now();
+        {
+          std::lock_guard lock(health_mutex_);
+          health_.ok = true;
+          health_.error.clear();
+          health_.failing_since_ms = 0;
+        }
+        spdlog::info("cluster presence: node {} registered (lease {} ms)", node_key_, config_.lease.count());
+        renew_timer_.expires_after(config_.lease / 3);
+        renew_timer_.async_wait([this](boost::system::error_code e) {
+          if (!e) renew();
+        });
+        if (again && on_fenced_) on_fenced_();
+        fenced_before_ = false;
+        pump();
+      });
+}
+
+void ClusterPresence::renew() {
+  if (node_key_.empty() || !running_) return;
+  control_->command(script(lua::renew(), {node_key_, std::to_string(config_.lease.count())}),
+                    [this](std::error_code ec, RedisValue v) {
+                      if (!ec && !v.elements.empty() && v.elements[0].str == "fenced") return fenced();
+                      if (ec || v.type == RedisValue::Type::error) {
+                        failed(ec ? ec.message() : v.str);
+                        healthy_since_ = {};
+                      } else if (healthy_since_ == std::chrono::steady_clock::time_point{}) {
+                        healthy_since_ = std::chrono::steady_clock::now();
+                      }
+                      renew_timer_.expires_after(config_.lease / 3);
+                      renew_timer_.async_wait([this](boost::system::error_code e) {
+                        if (!e) renew();
+                      });
+                    });
+}
+
+void ClusterPresence::fenced() {
+  if (node_key_.empty()) return;
+  spdlog::warn("cluster presence: node {} was declared dead by the cluster (frozen or cut off for "
+               "more than the {} ms lease); its clients are closed and it joins again as a new node",
+               node_key_, config_.lease.count());
+  node_key_.clear();
+  fenced_before_ = true;
+  // What was queued belongs to sockets that are closed now.
+  queue_.clear();
+  in_flight_ = 0;
+  failing_ = false;
+  renew_timer_.cancel();
+  register_node();
+}
+
+void ClusterPresence::sweep() {
+  if (!running_) return;
+  auto again = [this](std::chrono::milliseconds after) {
+    sweep_timer_.expires_after(after);
+    sweep_timer_.async_wait([this](boost::system::error_code e) {
+      if (!e) sweep();
+    });
+  };
+  auto interval = std::clamp(config_.lease / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+  // After Redis was unreachable, wait one lease before reaping: the other
+  // nodes, cut off too, get the time to renew theirs.
+  bool settled = healthy_since_ != std::chrono::steady_clock::time_point{} &&
+                 std::chrono::steady_clock::now() - healthy_since_ >= config_.lease;
+  if (node_key_.empty() || !settled) return again(interval);
+  control_->command(
+      script(lua::sweep(), {node_key_, std::to_string(config_.grace.count()), std::to_string(floor_),
+                            "evt_" + random_id(), "100", "1000"}),
+      [this, again, interval](std::error_code ec, RedisValue v) {
+        if (ec || v.type == RedisValue::Type::error || v.elements.size() < 3) {
+          if (ec) failed(ec.message());
+          else spdlog::error("cluster presence: sweep failed in Redis: {}", v.str);
+          return again(interval);
+        }
+        if (v.elements[0].str == "fenced") {
+          fenced();
+          return again(interval);
+        }
+        if (auto reaped = v.elements[2].integer; reaped > 0) {
+          spdlog::info("cluster presence: {} dead node(s) reaped", reaped);
+        }
+        for (std::size_t i = 3; i + 4 < v.elements.size(); i += 5) {
+          PresenceEvent e;
+          e.id = v.elements[i + 4].str;
+          e.type = "user.offline";
+          e.user = v.elements[i].str;
+          e.seq = static_cast<std::uint64_t>(to_i64(v.elements[i + 1].str));
+          e.at_ms = to_i64(v.elements[i + 2].str);
+          e.orgs = parse_orgs(v.elements[i + 3].str);
+          floor_ = std::max(floor_, e.seq);
+          announce(e, v.elements[i + 3].str, false);
+        }
+        again(v.elements[1].integer ? std::chrono::milliseconds(0) : interval);
+      });
+}
+
+void ClusterPresence::announce(const PresenceEvent& e, const std::string&, bool online) {
+  const char* status = online ? "online" : "offline";
+  for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
+  for (const auto& cb : online ? online_callbacks_ : offline_callbacks_) {
+    try {
+      cb(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("cluster presence: {} callback threw: {}", e.type, ex.what());
+    }
+  }
+}
+
+// --- queries ------------------------------------------------------------------------
+
+std::optional<std::vector<RedisValue>> ClusterPresence::query(
+    std::vector<std::vector<std::string>> commands) const {
+  if (!running_ || std::this_thread::get_id() == thread_.get_id()) return std::nullopt;
+  struct State {
+    std::mutex mutex;
+    std::vector<RedisValue> replies;
+    std::size_t left;
+    bool failed = false;
+    std::promise<void> done;
+  };
+  auto st = std::make_shared<State>();
+  st->replies.resize(commands.size());
+  st->left = commands.size();
+  auto future = st->done.get_future();
+  if (commands.empty()) return std::vector<RedisValue>{};
+  asio::post(const_cast<asio::io_context&>(ioc_), [this, st, commands = std::move(commands)]() mutable {
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      control_->command(std::move(commands[i]), [st, i](std::error_code ec, RedisValue v) {
+        std::lock_guard lock(st->mutex);
+        if (ec || v.type == RedisValue::Type::error) st->failed = true;
+        st->replies[i] = std::move(v);
+        if (--st->left == 0) st->done.set_value();
+      });
+    }
+  });
+  if (future.wait_for(kQueryTimeout) != std::future_status::ready) return std::nullopt;
+  std::lock_guard lock(st->mutex);
+  if (st->failed) return std::nullopt;
+  return std::move(st->replies);
+}
+
+std::optional<UserPresence> ClusterPresence::parse_user(const std::string& user, const RedisValue& hash) const {
+  if (hash.elements.empty()) return std::nullopt;
+  UserPresence p;
+  p.user = user;
+  for (std::size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
+    const std::string& f = hash.elements[i].str;
+    const std::string& val = hash.elements[i + 1].str;
+    if (f == "!online") p.online = val == "1";
+    else if (f == "!seq") p.seq = static_cast<std::uint64_t>(to_i64(val));
+    else if (f == "!since") p.since_ms = to_i64(val);
+    else if (f == "!name") p.name = val;
+    else if (f == "!orgs") p.orgs = parse_orgs(val);
+    else if (f.starts_with("c:")) {
+      boost::system::error_code ec;
+      auto v = json::parse(val, ec);
+      if (ec || !v.is_object()) continue;
+      const auto& o = v.as_object();
+      auto text = [&o](const char* k) {
+        auto* x = o.if_contains(k);
+        return x && x->is_string() ? std::string(x->as_string()) : std::string();
+      };
+      ConnectionInfo c;
+      c.socket_id = text("socket");
+      c.nsp = text("nsp");
+      c.transport = text("transport");
+      c.user_agent = text("userAgent");
+      c.address = text("address");
+      c.node = text("node");
+      if (auto* s = o.if_contains("since"); s && s->is_int64()) c.since_ms = s->as_int64();
+      p.connections.push_back(std::move(c));
+    }
+  }
+  if (!p.online) return std::nullopt;
+  std::sort(p.connections.begin(), p.connections.end(),
+            [](const ConnectionInfo& a, const ConnectionInfo& b) { return a.since_ms < b.since_ms; });
+  return p;
+}
+
+bool ClusterPresence::is_online(const std::string& user) const {
+  auto r = query({{"HGET", config_.prefix + ":u:" + user, "!online"}});
+  return r && (*r)[0].str == "1";
+}
+
+std::optional<UserPresence> ClusterPresence::get(const std::string& user) const {
+  auto r = query({{"HGETALL", config_.prefix + ":u:" + user}});
+  if (!r) return std::nullopt;
+  return parse_user(user, (*r)[0]);
+}
+
+std::vector<UserPresence> ClusterPresence::online_in_org(const std::string& org) const {
+  auto members = query({{"SMEMBERS", config_.prefix + ":org:" + org}});
+  if (!members) return {};
+  std::vector<std::vector<std::string>> reads;
+  std::vector<std::string> users;
+  for (const auto& m : (*members)[0].elements) {
+    users.push_back(m.str);
+    reads.push_back({"HGETALL", config_.prefix + ":u:" + m.str});
+  }
+  auto hashes = query(std::move(reads));
+  std::vector<UserPresence> out;
+  if (!hashes) return out;
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    if (auto p = parse_user(users[i], (*hashes)[i])) out.push_back(std::move(*p));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.user < b.user; });
+  return out;
+}
+
+std::size_t ClusterPresence::online_count() const {
+  auto r = query({{"SCARD", config_.prefix + ":online"}});
+  return r ? static_cast<std::size_t>((*r)[0].integer) : 0;
+}
+
+PresenceStoreHealth ClusterPresence::store_health() const {
+  std::lock_guard lock(health_mutex_);
+  return health_;
+}
+
+std::vector<DeadLetter> ClusterPresence::dead_letters(std::size_t) const { return {}; }
+
+}  // namespace rollcall::cluster

@@ -1,0 +1,213 @@
+// ClusterPresence: two nodes (two instances, each with its own thread and
+// Redis connections) on a real Redis (127.0.0.1:$REDIS_PORT; FAIL without
+// one), with a key prefix of their own.
+#include "cluster/cluster_presence.hpp"
+#include "redis/redis_client.hpp"
+#include "run_until.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace rollcall::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every transition any node announced, in the order they were announced.
+struct Journal {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<PresenceEvent> events;
+  std::vector<std::string> org_events;  // "org/user/status"
+
+  void add(const PresenceEvent& e) {
+    std::lock_guard lock(mutex);
+    events.push_back(e);
+    changed.notify_all();
+  }
+  // Waits (5 s at most) until `n` events were announced.
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 5s, [&] { return events.size() >= n; });
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex);
+    return events.size();
+  }
+};
+
+class ClusterPresenceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* env = std::getenv("REDIS_PORT");
+    if (env == nullptr || *env == '\0') FAIL() << "REDIS_PORT not set: start Redis with scripts/services.sh";
+    port_ = static_cast<std::uint16_t>(std::atoi(env));
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    prefix_ = std::string("rollcall-test:") + info->name() + ":" + std::to_string(::getpid());
+    drop_keys();
+  }
+  void TearDown() override {
+    nodes_.clear();
+    drop_keys();
+  }
+
+  std::vector<redis::RedisValue> redis(std::vector<std::vector<std::string>> commands) {
+    boost::asio::io_context ioc;
+    redis::RedisConfig cfg;
+    cfg.port = port_;
+    auto c = redis::RedisClient::create(ioc.get_executor(), cfg);
+    std::vector<redis::RedisValue> out(commands.size());
+    std::size_t left = commands.size();
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      c->command(commands[i], [&, i](std::error_code, redis::RedisValue v) {
+        out[i] = std::move(v);
+        --left;
+      });
+    }
+    EXPECT_TRUE(testing::run_until(ioc, [&] { return left == 0; }, 5s));
+    return out;
+  }
+  void drop_keys() {
+    auto keys = redis({{"KEYS", prefix_ + ":*"}});
+    for (auto& k : keys[0].elements) redis({{"DEL", k.str}});
+  }
+
+  ClusterPresence& node(const std::string& id) {
+    PresenceConfig cfg;
+    cfg.redis.port = port_;
+    cfg.prefix = prefix_;
+    cfg.node_id = id;
+    cfg.lease = 600ms;
+    cfg.grace = 100ms;
+    auto p = std::make_unique<ClusterPresence>(cfg, [this](const std::string& org, const std::string& user,
+                                                           const char* status) {
+      std::lock_guard lock(journal_.mutex);
+      journal_.org_events.push_back(org + "/" + user + "/" + status);
+    });
+    p->on_online([this](const PresenceEvent& e) { journal_.add(e); });
+    p->on_offline([this](const PresenceEvent& e) { journal_.add(e); });
+    p->start();
+    nodes_.push_back(std::move(p));
+    return *nodes_.back();
+  }
+
+  static ConnectionInfo conn(const std::string& sid) {
+    ConnectionInfo c;
+    c.socket_id = sid;
+    c.nsp = "/";
+    c.transport = "websocket";
+    return c;
+  }
+
+  // Until a query sees the node registered (its first connects wait for it).
+  bool registered(ClusterPresence& p) {
+    for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+      if (p.store_health().ok) return true;
+      std::unique_lock lock(journal_.mutex);
+      journal_.changed.wait_for(lock, 10ms);
+    }
+    return false;
+  }
+
+  std::uint16_t port_ = 0;
+  std::string prefix_;
+  Journal journal_;
+  std::vector<std::unique_ptr<ClusterPresence>> nodes_;
+};
+
+TEST_F(ClusterPresenceTest, ConnectionsOnTwoNodesGiveOneOnlineAndOneOfflineForTheCluster) {
+  auto& a = node("a");
+  auto& b = node("b");
+  ASSERT_TRUE(registered(a));
+  ASSERT_TRUE(registered(b));
+  User alice{"alice", "Alice", {{"acme", "admin"}}};
+  a.connected(alice, conn("s1"));
+  b.connected(alice, conn("s2"));
+  ASSERT_TRUE(journal_.wait_for(1));
+  // Both connects are in once a query sees two connections.
+  std::optional<UserPresence> seen;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    seen = b.get("alice");
+    if (seen && seen->connections.size() == 2) break;
+  }
+  ASSERT_TRUE(seen);
+  ASSERT_EQ(seen->connections.size(), 2u);
+  EXPECT_EQ(seen->name, "Alice");
+  std::vector<std::string> nodes{seen->connections[0].node, seen->connections[1].node};
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(nodes, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(a.is_online("alice"));
+  EXPECT_EQ(a.online_in_org("acme").size(), 1u);
+  EXPECT_EQ(a.online_count(), 1u);
+
+  a.disconnected("alice", "s1");
+  b.disconnected("alice", "s2");
+  ASSERT_TRUE(journal_.wait_for(2));
+  std::lock_guard lock(journal_.mutex);
+  ASSERT_EQ(journal_.events.size(), 2u);
+  EXPECT_EQ(journal_.events[0].type, "user.online");
+  EXPECT_EQ(journal_.events[1].type, "user.offline");
+  EXPECT_GT(journal_.events[1].seq, journal_.events[0].seq);
+  EXPECT_EQ(journal_.org_events, (std::vector<std::string>{"acme/alice/online", "acme/alice/offline"}));
+}
+
+TEST_F(ClusterPresenceTest, ANodeThatStopsIsReapedByTheOtherAndOnlyItsUsersGoOffline) {
+  auto& a = node("a");
+  auto& b = node("b");
+  ASSERT_TRUE(registered(a));
+  ASSERT_TRUE(registered(b));
+  a.connected(User{"only-a", "", {}}, conn("s1"));
+  a.connected(User{"both", "", {}}, conn("s2"));
+  b.connected(User{"both", "", {}}, conn("s3"));
+  ASSERT_TRUE(journal_.wait_for(2));
+  // a goes away holding its connections (its sockets' disconnects never
+  // come): its lease ends, b reaps it.
+  nodes_.front()->stop();
+  ASSERT_TRUE(journal_.wait_for(3));
+  {
+    std::lock_guard lock(journal_.mutex);
+    ASSERT_EQ(journal_.events.size(), 3u);
+    EXPECT_EQ(journal_.events[2].type, "user.offline");
+    EXPECT_EQ(journal_.events[2].user, "only-a");
+  }
+  EXPECT_TRUE(b.is_online("both"));
+  auto both = b.get("both");
+  ASSERT_TRUE(both);
+  ASSERT_EQ(both->connections.size(), 1u);
+  EXPECT_EQ(both->connections[0].node, "b");
+}
+
+TEST_F(ClusterPresenceTest, AFencedNodeRegistersAgainUnderANewKeyAndSaysSo) {
+  auto& a = node("a");
+  ASSERT_TRUE(registered(a));
+  std::mutex m;
+  std::condition_variable cv;
+  bool fenced = false;
+  a.on_fenced([&] {
+    std::lock_guard lock(m);
+    fenced = true;
+    cv.notify_all();
+  });
+  // The cluster declares a dead while it is "frozen": its entry is gone.
+  auto nodes = redis({{"ZRANGE", prefix_ + ":nodes", "0", "-1"}});
+  ASSERT_EQ(nodes[0].elements.size(), 1u);
+  std::string old_key = nodes[0].elements[0].str;
+  redis({{"ZREM", prefix_ + ":nodes", old_key}});
+  std::unique_lock lock(m);
+  ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return fenced; }));
+  lock.unlock();
+  auto now = redis({{"ZRANGE", prefix_ + ":nodes", "0", "-1"}});
+  ASSERT_EQ(now[0].elements.size(), 1u);
+  EXPECT_NE(now[0].elements[0].str, old_key);
+  EXPECT_EQ(now[0].elements[0].str.rfind("a#", 0), 0u);
+}
+
+}  // namespace
+}  // namespace rollcall::cluster
