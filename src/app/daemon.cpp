@@ -54,6 +54,7 @@ json::object presence_json(const UserPresence& p, bool details) {
       d["userAgent"] = c.user_agent;
       d["address"] = c.address;
       d["since"] = rfc3339(c.since_ms);
+      if (!c.node.empty()) d["node"] = c.node;  // in a cluster
       conns.push_back(std::move(d));
     }
     o["details"] = std::move(conns);
