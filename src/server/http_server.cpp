@@ -4,6 +4,7 @@
 #include "engineio/packet.hpp"
 #include "engineio/session.hpp"
 #include "engineio/loop.hpp"
+#include "engineio/transport.hpp"
 #include "server/http_request.hpp"
 #include "server/ws_connection.hpp"
 #include "common/unique_fd.hpp"
@@ -46,13 +47,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
-using engineio::HttpError;
 using request::Query;
 using request::Refusal;
 using request::Request;
 using request::is_websocket_upgrade;
 using request::parse_target;
-using request::websocket_key;
 
 namespace {
 
@@ -112,15 +111,6 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   std::atomic<std::uint16_t> port{0};
   std::size_t next_loop = 0;
 
-  const engineio::Engine* match(std::string_view path) const {
-    for (const auto& e : engines) {
-      std::string_view p = e->path;
-      if (path.substr(0, p.size()) == p) return e.get();
-      if (!p.empty() && p.back() == '/' && path == p.substr(0, p.size() - 1)) return e.get();
-    }
-    return nullptr;
-  }
-
   // Accepting runs on loop 0: wait for the listening socket, then accept a
   // batch of connections and hand them to the loops round-robin.
   void wait_accept();
@@ -142,55 +132,6 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
 };
 
 namespace {
-
-// Per-request context for the Engine.IO handlers.
-struct Exchange {
-  Loop& loop;
-  const engineio::Engine& engine;
-  beast::tcp_stream& stream;
-  beast::flat_buffer& buffer;
-  Request& req;
-  Query& query;
-  const std::string& peer;  // client address
-  std::string cors_origin;  // value for Access-Control-Allow-Origin, or empty
-
-  Response response(http::status status, std::string_view content_type, std::string body) const {
-    Response res{status, req.version()};
-    res.set(http::field::content_type, content_type);
-    if (!cors_origin.empty()) {
-      res.set(http::field::access_control_allow_origin, cors_origin);
-      if (engine.options.cors.credentials) {
-        res.set(http::field::access_control_allow_credentials, "true");
-      }
-      if (cors_origin != "*") res.set(http::field::vary, "Origin");
-    }
-    res.body() = std::move(body);
-    res.keep_alive(req.keep_alive());
-    res.prepare_payload();
-    return res;
-  }
-  Response error(HttpError e) const {
-    return response(e == HttpError::forbidden ? http::status::forbidden : http::status::bad_request,
-                    "application/json", engineio::error_body(e));
-  }
-};
-
-std::string allowed_origin(const engineio::Engine& engine, const Request& req) {
-  const auto& cors = engine.options.cors;
-  if (cors.origins.empty()) return {};
-  auto it = req.find(http::field::origin);
-  std::string_view origin;
-  if (it != req.end()) origin = std::string_view(it->value().data(), it->value().size());
-  for (const auto& o : cors.origins) {
-    if (o == "*") {
-      // With credentials the origin must be echoed, never "*".
-      if (cors.credentials && !origin.empty()) return std::string(origin);
-      return "*";
-    }
-    if (o == origin) return std::string(origin);
-  }
-  return {};
-}
 
 std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query& q,
                                                 std::string address) {
@@ -258,17 +199,6 @@ void open_websocket(Loop& loop, const engineio::Engine& engine, const Request& r
   conn->start(session, leftover);
 }
 
-// Answers 400 unless the WebSocket handshake can be accepted; returns its key.
-asio::awaitable<std::optional<std::string>> check_websocket(Exchange& x) {
-  auto key = websocket_key(x.req);
-  if (!key) {
-    auto res = x.error(HttpError::bad_request);
-    co_await http::async_write(x.stream, res, tuple_awaitable);
-    co_return std::nullopt;
-  }
-  co_return std::string(*key);
-}
-
 std::string_view leftover(beast::flat_buffer& buffer) {
   auto d = buffer.data();
   return std::string_view(static_cast<const char*>(d.data()), d.size());
@@ -280,131 +210,95 @@ struct PollWait {
   std::optional<std::pair<int, std::string>> result;
 };
 
-// Returns true to keep the connection open, false to close it. Sets `moved`
-// when the socket was handed to a WebSocket connection.
-asio::awaitable<bool> serve_engine(Exchange& x, bool& moved) {
-  auto& req = x.req;
-  const auto& opts = x.engine.options;
-  auto send = [&](Response res) -> asio::awaitable<bool> {
-    x.stream.expires_after(kIdleTimeout);
-    auto [ec, n] = co_await http::async_write(x.stream, res, tuple_awaitable);
+// An Engine.IO response, framed for `req`.
+Response response(engineio::Reply reply, const Request& req) {
+  Response res{static_cast<http::status>(reply.status), req.version()};
+  res.set(http::field::content_type, reply.content_type);
+  for (const auto& h : reply.headers) res.set(h.name, h.value);
+  res.body() = std::move(reply.body);
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+// Carries out what Engine.IO's transport rules decide for a request to
+// `engine`. Returns true to keep the connection open, false to close it.
+// Sets `moved` when the socket was handed to a WebSocket connection.
+asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, beast::tcp_stream& stream,
+                                   beast::flat_buffer& buffer, const Request& req, const Query& query,
+                                   const std::string& peer, bool& moved) {
+  auto send = [&](engineio::Reply reply) -> asio::awaitable<bool> {
+    Response res = response(std::move(reply), req);
+    stream.expires_after(kIdleTimeout);
+    auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
     (void)n;
     co_return !ec && res.keep_alive();
   };
-
-  if (req.method() == http::verb::options) {
-    Response res = x.response(http::status::no_content, "text/plain", {});
-    if (!x.cors_origin.empty()) {
-      res.set(http::field::access_control_allow_methods, "GET,POST");
-      auto h = req.find(http::field::access_control_request_headers);
-      if (h != req.end()) res.set(http::field::access_control_allow_headers, h->value());
-      res.set(http::field::access_control_max_age, "86400");
-    }
-    co_return co_await send(std::move(res));
-  }
-  if (x.query.eio != "4") co_return co_await send(x.error(HttpError::unsupported_protocol_version));
-  bool want_ws = x.query.transport == "websocket";
-  bool want_polling = x.query.transport == "polling";
-  if ((!want_ws && !want_polling) || (want_ws && !opts.allow_websocket) ||
-      (want_polling && !opts.allow_polling)) {
-    co_return co_await send(x.error(HttpError::unknown_transport));
-  }
-  bool upgrade = is_websocket_upgrade(req);
-  if (want_ws != upgrade) co_return co_await send(x.error(HttpError::bad_request));
-
-  if (x.query.sid.empty()) {
-    if (req.method() != http::verb::get) {
-      co_return co_await send(x.error(HttpError::bad_handshake_method));
-    }
-    if (want_polling) {
-      auto session = std::make_shared<engineio::Session>(
-          x.loop, x.engine, engineio::make_id(static_cast<std::uint8_t>(x.loop.index)), false,
-          make_handshake(req, x.query, x.peer));
-      std::string open = session->open_packet();
-      session->start();
-      co_return co_await send(x.response(http::status::ok, "text/plain; charset=UTF-8", open));
-    }
-    auto key = co_await check_websocket(x);
-    if (!key) co_return false;
-    moved = true;
-    open_websocket(x.loop, x.engine, req, x.query, x.peer, take_fd(x.stream), *key,
-                   leftover(x.buffer));
-    co_return false;
-  }
-
-  auto it = x.loop.sessions.find(x.query.sid);
-  if (it != x.loop.sessions.end() && it->second->close_if_overdue()) {
-    it = x.loop.sessions.find(x.query.sid);
-  }
-  // A closed session still registered waits only for a long-poll GET that
-  // was on its way (Session::poll_get); for anything else it is gone.
-  bool long_poll = want_polling && req.method() == http::verb::get;
-  if (it == x.loop.sessions.end() || (it->second->closed() && !long_poll)) {
-    co_return co_await send(x.error(HttpError::unknown_sid));
-  }
-  auto session = it->second;
-  if (want_ws) {
-    auto key = co_await check_websocket(x);
-    if (!key) co_return false;
-    moved = true;
-    auto conn = std::make_shared<WsConnection>(x.loop, take_fd(x.stream), opts.max_payload);
-    conn->send(upgrade_response(*key));
-    // A WebSocket for a session that is upgrading, upgraded or closing is
-    // accepted and then closed, as Node does (its client sees a close, not
-    // an HTTP error); the session carries on with the first one.
-    if (!session->begin_upgrade(conn)) {
-      conn->start(nullptr, {});
-      conn->close();
+  struct {
+    const Request& req;
+    const Query& query;
+    const std::string& peer;
+  } source{req, query, peer};
+  auto d = engineio::decide(loop, engine, request::transport_request(req, query),
+                            [&source] { return make_handshake(source.req, source.query, source.peer); });
+  using Kind = engineio::Decision::Kind;
+  switch (d.kind) {
+    case Kind::reply:
+      co_return co_await send(std::move(d.reply));
+    case Kind::refuse: {
+      auto res = response(std::move(d.reply), req);
+      co_await http::async_write(stream, res, tuple_awaitable);
       co_return false;
     }
-    conn->start(session, leftover(x.buffer));
-    co_return false;
-  }
-  if (session->websocket()) co_return co_await send(x.error(HttpError::bad_request));
-
-  if (req.method() == http::verb::get) {
-    auto wait = std::make_shared<PollWait>(x.stream.get_executor());
-    session->poll_get([wait](int status, std::string body) {
-      wait->result.emplace(status, std::move(body));
-      wait->timer.cancel();
-    });
-    while (!wait->result) {
-      // Wait for the session to answer, and notice a client that goes away.
-      auto& sock = x.stream.socket();
-      auto which = co_await (wait->timer.async_wait(tuple_awaitable) ||
-                             sock.async_wait(tcp::socket::wait_read, tuple_awaitable));
-      if (wait->result) break;
-      if (which.index() == 1) {
-        auto [ec] = std::get<1>(which);
-        char c;
-        ssize_t r = ec ? 0 : ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (ec || r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-          session->poll_aborted();
-          co_return false;
-        }
-        // Pipelined bytes: keep waiting on the timer alone.
-        co_await wait->timer.async_wait(tuple_awaitable);
+    case Kind::open_websocket:
+      moved = true;
+      open_websocket(loop, engine, req, query, peer, take_fd(stream), d.key, leftover(buffer));
+      co_return false;
+    case Kind::upgrade: {
+      moved = true;
+      auto conn = std::make_shared<WsConnection>(loop, take_fd(stream), engine.options.max_payload);
+      conn->send(upgrade_response(d.key));
+      // A WebSocket for a session that is upgrading, upgraded or closing is
+      // accepted and then closed, as Node does (its client sees a close, not
+      // an HTTP error); the session carries on with the first one.
+      if (!d.session->begin_upgrade(conn)) {
+        conn->start(nullptr, {});
+        conn->close();
+        co_return false;
       }
+      conn->start(d.session, leftover(buffer));
+      co_return false;
     }
-    auto [status, body] = std::move(*wait->result);
-    if (status != 200) {
-      co_return co_await send(x.response(static_cast<http::status>(status), "application/json",
-                                         std::move(body)));
-    }
-    co_return co_await send(x.response(http::status::ok, "text/plain; charset=UTF-8",
-                                       std::move(body)));
+    case Kind::long_poll:
+      break;
   }
-  if (req.method() == http::verb::post) {
-    auto ct = req.find(http::field::content_type);
-    if (ct != req.end() && ct->value().starts_with("application/octet-stream")) {
-      session->close(engineio::CloseReason::transport_error);
-      co_return co_await send(x.error(HttpError::bad_request));
+  auto session = std::move(d.session);
+  auto wait = std::make_shared<PollWait>(stream.get_executor());
+  session->poll_get([wait](int status, std::string body) {
+    wait->result.emplace(status, std::move(body));
+    wait->timer.cancel();
+  });
+  while (!wait->result) {
+    // Wait for the session to answer, and notice a client that goes away.
+    auto& sock = stream.socket();
+    auto which = co_await (wait->timer.async_wait(tuple_awaitable) ||
+                           sock.async_wait(tcp::socket::wait_read, tuple_awaitable));
+    if (wait->result) break;
+    if (which.index() == 1) {
+      auto [ec] = std::get<1>(which);
+      char c;
+      ssize_t r = ec ? 0 : ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (ec || r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        session->poll_aborted();
+        co_return false;
+      }
+      // Pipelined bytes: keep waiting on the timer alone.
+      co_await wait->timer.async_wait(tuple_awaitable);
     }
-    int status = session->poll_post(req.body());
-    if (status != 200) co_return co_await send(x.error(HttpError::bad_request));
-    co_return co_await send(x.response(http::status::ok, "text/html", "ok"));
   }
-  co_return co_await send(x.error(HttpError::bad_request));
+  auto [status, body] = std::move(*wait->result);
+  engineio::finish_poll(d.reply, status, std::move(body));
+  co_return co_await send(std::move(d.reply));
 }
 
 // Application routes (Server::add_http_route, matched by
@@ -525,7 +419,7 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       co_return;
     }
     auto query = parse_target(head.target());
-    const engineio::Engine* engine = query ? match(query->path) : nullptr;
+    const engineio::Engine* engine = query ? engineio::find_engine(engines, query->path) : nullptr;
 
     // Requests for an existing session run on the loop that owns it: move
     // the connection there (socket, buffered bytes and parsed header).
@@ -571,14 +465,12 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       std::string closed;
       if (engine) {
         // Node's answer; the session's data is lost, so close it too.
-        res = Response{http::status::payload_too_large, head.version()};
-        res.set(http::field::content_type, "application/json");
-        res.body() = R"({"code":3,"message":"Payload too large"})";
-        auto it = query->sid.empty() ? loop.sessions.end() : loop.sessions.find(query->sid);
-        if (it != loop.sessions.end()) {
-          it->second->close(engineio::CloseReason::transport_error);
-          closed = " (session " + query->sid + " closed)";
-        }
+        bool closed_session = false;
+        auto reply = engineio::payload_too_large(loop, query->sid, closed_session);
+        res = Response{static_cast<http::status>(reply.status), head.version()};
+        res.set(http::field::content_type, reply.content_type);
+        res.body() = std::move(reply.body);
+        if (closed_session) closed = " (session " + query->sid + " closed)";
       } else {
         res = refusal_response(
             Refusal{http::status::payload_too_large,
@@ -600,9 +492,8 @@ asio::awaitable<void> HttpServer::State::connection(Loop& loop, tcp::socket sock
       if (ec || !req.keep_alive()) co_return;
       continue;
     }
-    Exchange x{loop, *engine, stream, buffer, req, *query, peer, allowed_origin(*engine, req)};
     bool moved = false;
-    bool keep = co_await serve_engine(x, moved);
+    bool keep = co_await serve_engine(loop, *engine, stream, buffer, req, *query, peer, moved);
     if (moved || !keep) {
       if (!moved) {
         boost::system::error_code ec;
@@ -740,14 +631,12 @@ bool HttpServer::State::open_websocket_fast(Loop& loop, const Request& req, Uniq
                                             std::string& peer, std::string_view leftover) {
   if (!is_websocket_upgrade(req)) return false;  // a GET with the upgrade headers
   auto query = parse_target(req.target());
-  if (!query || !query->sid.empty() || query->eio != "4" || query->transport != "websocket") {
-    return false;
-  }
-  const engineio::Engine* engine = match(query->path);
-  if (!engine || !engine->options.allow_websocket) return false;
-  auto key = websocket_key(req);
-  if (!key) return false;
-  open_websocket(loop, *engine, req, *query, std::move(peer), std::move(fd), *key, leftover);
+  if (!query) return false;
+  const engineio::Engine* engine = engineio::find_engine(engines, query->path);
+  if (!engine) return false;
+  auto t = request::transport_request(req, *query);
+  if (!engineio::opens_websocket(*engine, t)) return false;
+  open_websocket(loop, *engine, req, *query, std::move(peer), std::move(fd), *t.websocket_key, leftover);
   return true;
 }
 
