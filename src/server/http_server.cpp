@@ -6,6 +6,7 @@
 #include "engineio/loop.hpp"
 #include "engineio/transport.hpp"
 #include "server/http_request.hpp"
+#include "server/routes.hpp"
 #include "server/ws_connection.hpp"
 #include "common/unique_fd.hpp"
 #include "ws/frame.hpp"
@@ -299,42 +300,6 @@ asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, b
   auto [status, body] = std::move(*wait->result);
   engineio::finish_poll(d.reply, status, std::move(body));
   co_return co_await send(std::move(d.reply));
-}
-
-// Application routes (Server::add_http_route, matched by
-// request::route_matches); 404 when none matches.
-Response serve_route(const HttpServer::Routes& routes, const Request& req,
-                     const std::optional<Query>& query) {
-  Response res{http::status::not_found, req.version()};
-  res.set(http::field::content_type, "application/json");
-  res.body() = R"({"error":"not found"})";
-  if (!query) return res;
-  for (const auto& [route, handler] : routes) {
-    if (!request::route_matches(route, query->path)) continue;
-    HttpRequest r;
-    r.method = std::string(req.method_string());
-    r.path = query->path;
-    r.query = query->all;
-    for (const auto& f : req) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers[name] = std::string(f.value());
-    }
-    r.body = req.body();
-    try {
-      HttpResponse out = handler(r);
-      res.result(static_cast<unsigned>(out.status));
-      res.set(http::field::content_type, out.content_type);
-      res.body() = std::move(out.body);
-      for (const auto& [name, value] : out.headers) res.set(name, value);
-    } catch (const std::exception& e) {
-      spdlog::error("http {} {}: handler threw: {}", r.method, r.path, e.what());
-      res.result(http::status::internal_server_error);
-      res.body() = R"({"error":"internal error"})";
-    }
-    return res;
-  }
-  return res;
 }
 
 Response refusal_response(const Refusal& r, unsigned version) {
