@@ -1,5 +1,4 @@
 #include "server/http_server.hpp"
-#include "common/clock.hpp"
 
 #include "engineio/packet.hpp"
 #include "engineio/session.hpp"
@@ -7,9 +6,8 @@
 #include "engineio/transport.hpp"
 #include "server/http_request.hpp"
 #include "server/routes.hpp"
-#include "server/ws_connection.hpp"
+#include "server/ws_upgrade.hpp"
 #include "common/unique_fd.hpp"
-#include "ws/frame.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -122,8 +120,6 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
   // handshake, else the general HTTP path.
   void accepted(Loop& loop, UniqueFd fd, std::string peer);
   void first_read(Loop& loop, UniqueFd fd, std::string peer);
-  bool open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd, std::string& peer,
-                           std::string_view leftover);
   // The general HTTP path (Beast, one coroutine per connection). `buffer`
   // holds bytes read already; `pending` a parser whose header is complete.
   void serve(Loop& loop, UniqueFd fd, std::string peer, beast::flat_buffer buffer,
@@ -134,70 +130,10 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
 
 namespace {
 
-std::shared_ptr<const Handshake> make_handshake(const Request& req, const Query& q,
-                                                std::string address) {
-  auto hs = std::make_shared<Handshake>();
-  std::size_t bytes = 0, count = 0;
-  for (const auto& f : req) bytes += f.name_string().size() + f.value().size(), ++count;
-  hs->headers.reserve(bytes, count);  // exact: kept as long as the session
-  bytes = count = 0;
-  for (const auto& [k, v] : q.all) bytes += k.size() + v.size(), ++count;
-  hs->query.reserve(bytes, count);
-  for (const auto& f : req) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    hs->headers.add(name, f.value());
-  }
-  for (const auto& [k, v] : q.all) hs->query.add(k, v);
-  hs->address = std::move(address);
-  hs->url = std::string(req.target());
-  hs->issued = unix_ms();
-  hs->xdomain = req.find(http::field::origin) != req.end();
-  return hs;
-}
-
-// The 101 response: the first bytes of the connection's first write
-// (together with the open packet: one write instead of two).
-Frame upgrade_response(std::string_view key) {
-  auto head = std::make_shared<std::string>(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Accept: " +
-      ws::accept_key(key) + "\r\n\r\n");
-  return Frame{std::move(head), 0, 0, false};
-}
-
-// Takes the descriptor of an HTTP connection for a WebSocket (non-blocking,
-// out of Asio's reactor); empty if that fails.
-UniqueFd take_fd(beast::tcp_stream& stream) {
+// Hands the connection's socket over to a WebSocket (ws_upgrade's take_fd).
+UniqueFd hand_over(beast::tcp_stream& stream) {
   stream.expires_never();
-  tcp::socket socket = stream.release_socket();
-  boost::system::error_code ec;
-  UniqueFd fd(socket.release(ec));
-  if (ec || !fd) {
-    spdlog::warn("websocket: cannot take the socket over: {}", ec.message());
-    return {};
-  }
-  int flags = ::fcntl(fd.get(), F_GETFL);
-  if (flags < 0 || (!(flags & O_NONBLOCK) && ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)) {
-    spdlog::warn("websocket: cannot make the socket non-blocking: {}", std::strerror(errno));
-    return {};
-  }
-  return fd;
-}
-
-// A new Engine.IO session over a WebSocket whose handshake passed the checks.
-void open_websocket(Loop& loop, const engineio::Engine& engine, const Request& req,
-                    const Query& query, std::string peer, UniqueFd fd, std::string_view key,
-                    std::string_view leftover) {
-  auto session = std::make_shared<engineio::Session>(loop, engine,
-                                                     engineio::make_id(static_cast<std::uint8_t>(loop.index)),
-                                                     true, make_handshake(req, query, std::move(peer)));
-  auto conn = std::make_shared<WsConnection>(loop, std::move(fd), engine.options.max_payload);
-  conn->send(upgrade_response(key));
-  session->attach_websocket(conn);
-  conn->send(make_text_frame('0', std::string_view(session->open_packet()).substr(1)));
-  session->start();
-  conn->start(session, leftover);
+  return take_fd(stream.release_socket());
 }
 
 std::string_view leftover(beast::flat_buffer& buffer) {
@@ -253,23 +189,12 @@ asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, b
     }
     case Kind::open_websocket:
       moved = true;
-      open_websocket(loop, engine, req, query, peer, take_fd(stream), d.key, leftover(buffer));
+      open_websocket(loop, engine, req, query, peer, hand_over(stream), d.key, leftover(buffer));
       co_return false;
-    case Kind::upgrade: {
+    case Kind::upgrade:
       moved = true;
-      auto conn = std::make_shared<WsConnection>(loop, take_fd(stream), engine.options.max_payload);
-      conn->send(upgrade_response(d.key));
-      // A WebSocket for a session that is upgrading, upgraded or closing is
-      // accepted and then closed, as Node does (its client sees a close, not
-      // an HTTP error); the session carries on with the first one.
-      if (!d.session->begin_upgrade(conn)) {
-        conn->start(nullptr, {});
-        conn->close();
-        co_return false;
-      }
-      conn->start(d.session, leftover(buffer));
+      upgrade_session(loop, engine, d.session, hand_over(stream), d.key, leftover(buffer));
       co_return false;
-    }
     case Kind::long_poll:
       break;
   }
@@ -579,7 +504,7 @@ void HttpServer::State::first_read(Loop& loop, UniqueFd fd, std::string peer) {
       parser.reset();
     } else {
       bytes.remove_prefix(used);
-      if (parser->is_done() && open_websocket_fast(loop, parser->get(), fd, peer, bytes)) return;
+      if (parser->is_done() && open_websocket_fast(engines, loop, parser->get(), fd, peer, bytes)) return;
     }
   }
   beast::flat_buffer buffer;
@@ -587,22 +512,6 @@ void HttpServer::State::first_read(Loop& loop, UniqueFd fd, std::string peer) {
     buffer.commit(asio::buffer_copy(buffer.prepare(bytes.size()), asio::buffer(bytes.data(), bytes.size())));
   }
   serve(loop, std::move(fd), std::move(peer), std::move(buffer), std::move(parser));
-}
-
-// The common case, without Beast's stream or a coroutine: a GET that opens
-// a new Engine.IO session over WebSocket. Anything else (polling, upgrades
-// of an existing session, errors, other routes) returns false.
-bool HttpServer::State::open_websocket_fast(Loop& loop, const Request& req, UniqueFd& fd,
-                                            std::string& peer, std::string_view leftover) {
-  if (!is_websocket_upgrade(req)) return false;  // a GET with the upgrade headers
-  auto query = parse_target(req.target());
-  if (!query) return false;
-  const engineio::Engine* engine = engineio::find_engine(engines, query->path);
-  if (!engine) return false;
-  auto t = request::transport_request(req, *query);
-  if (!engineio::opens_websocket(*engine, t)) return false;
-  open_websocket(loop, *engine, req, *query, std::move(peer), std::move(fd), *t.websocket_key, leftover);
-  return true;
 }
 
 void HttpServer::State::serve(Loop& loop, UniqueFd fd, std::string peer, beast::flat_buffer buffer,
