@@ -58,7 +58,7 @@ struct Replies {
   std::string origin;  // for Access-Control-Allow-Origin, or empty
 
   Reply reply(int status, std::string_view content_type, std::string body) const {
-    Reply r{status, content_type, std::move(body), {}};
+    Reply r{status, content_type, std::move(body), {}, {}};
     if (!origin.empty()) {
       r.headers.push_back({"Access-Control-Allow-Origin", origin});
       if (cors.credentials) r.headers.push_back({"Access-Control-Allow-Credentials", "true"});
@@ -90,11 +90,11 @@ Decision decide(Loop& loop, const Engine& engine, const TransportRequest& req,
   if (req.method == Method::options) {
     Decision d = x.answer(204, "text/plain", {});
     if (!x.origin.empty()) {
-      d.reply.headers.push_back({"Access-Control-Allow-Methods", "GET,POST"});
+      d.reply.preflight.push_back({"Access-Control-Allow-Methods", "GET,POST"});
       if (req.request_headers) {
-        d.reply.headers.push_back({"Access-Control-Allow-Headers", std::string(*req.request_headers)});
+        d.reply.preflight.push_back({"Access-Control-Allow-Headers", std::string(*req.request_headers)});
       }
-      d.reply.headers.push_back({"Access-Control-Max-Age", "86400"});
+      d.reply.preflight.push_back({"Access-Control-Max-Age", "86400"});
     }
     return d;
   }
@@ -166,7 +166,7 @@ Reply payload_too_large(Loop& loop, std::string_view sid, bool& closed) {
     it->second->close(CloseReason::transport_error);
     closed = true;
   }
-  return Reply{413, "application/json", R"({"code":3,"message":"Payload too large"})", {}};
+  return Reply{413, "application/json", R"({"code":3,"message":"Payload too large"})", {}, {}};
 }
 
 }  // namespace rollcall::engineio

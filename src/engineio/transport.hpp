@@ -64,12 +64,14 @@ struct Header {
   std::string value;
 };
 
-// An HTTP answer; the front end adds the framing (length, keep-alive).
+// An HTTP answer; the front end adds the framing (Connection, Content-Length)
+// between `headers` and `preflight`.
 struct Reply {
   int status = 200;
   std::string_view content_type;
   std::string body;
-  std::vector<Header> headers;  // CORS, in this order
+  std::vector<Header> headers;    // CORS, in this order
+  std::vector<Header> preflight;  // an OPTIONS request's CORS headers, in this order
 };
 
 struct Decision {

@@ -91,6 +91,7 @@ Response response(engineio::Reply reply, const Request& req) {
   res.body() = std::move(reply.body);
   res.keep_alive(req.keep_alive());
   res.prepare_payload();
+  for (const auto& h : reply.preflight) res.set(h.name, h.value);
   return res;
 }
 
