@@ -77,6 +77,7 @@ std::string_view leftover(beast::flat_buffer& buffer) {
   return std::string_view(static_cast<const char*>(d.data()), d.size());
 }
 
+// A long-poll GET waiting for its session's answer.
 struct PollWait {
   explicit PollWait(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}
   asio::steady_timer timer;
@@ -108,6 +109,7 @@ asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, b
     (void)n;
     co_return !ec && res.keep_alive();
   };
+  // One reference to capture, so that the MakeHandshake does not allocate.
   struct {
     const Request& req;
     const Query& query;
@@ -135,6 +137,7 @@ asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, b
     case Kind::long_poll:
       break;
   }
+  // The long poll: wait for the session to answer the GET.
   auto session = std::move(d.session);
   auto wait = std::make_shared<PollWait>(stream.get_executor());
   session->poll_get([wait](int status, std::string body) {
@@ -211,6 +214,9 @@ asio::awaitable<boost::system::error_code> read_header(beast::tcp_stream& stream
   co_return boost::system::error_code{};
 }
 
+// The requests of one connection, one after the other (keep-alive), until
+// it closes, is refused, times out, moves to another loop or becomes a
+// WebSocket.
 asio::awaitable<void> connection(HttpContext& ctx, Loop& loop, tcp::socket socket,
                                  beast::flat_buffer buffer, std::unique_ptr<Parser> pending,
                                  std::string peer) {
