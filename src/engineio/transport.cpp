@@ -1,3 +1,5 @@
+// Engine.IO's rules for an HTTP request to an endpoint (transport.hpp): Node's
+// error bodies, CORS, and the decisions the HTTP front end carries out.
 #include "engineio/transport.hpp"
 
 #include "engineio/loop.hpp"

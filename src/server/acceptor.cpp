@@ -1,3 +1,5 @@
+// The listening socket on loop 0: accept batches spread round-robin over the
+// loops, and descriptor shedding with backoff when the process runs out.
 #include "server/acceptor.hpp"
 
 #include "engineio/loop.hpp"

@@ -1,3 +1,6 @@
+// One HTTP connection on Beast: the first read, then one coroutine per
+// connection with the request limits, keep-alive, the idle timeout, the long
+// poll, and the Engine.IO transport rules' decisions carried out.
 #include "server/http_connection.hpp"
 
 #include "engineio/loop.hpp"

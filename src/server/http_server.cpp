@@ -1,3 +1,5 @@
+// HttpServer, the front end's façade: an Acceptor whose connections are
+// served by http_connection (http_server.hpp).
 #include "server/http_server.hpp"
 
 #include "server/acceptor.hpp"

@@ -1,3 +1,5 @@
+// Application routes: the handler a path selects, run on an HttpRequest, and
+// its HttpResponse as an HTTP response (routes.hpp).
 #include "server/routes.hpp"
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,5 @@
+// The switch from HTTP to WebSocket: the first-read fast path, the 101, the
+// descriptor taken from Asio, and the hand-over to WsConnection.
 #include "server/ws_upgrade.hpp"
 
 #include "common/clock.hpp"
