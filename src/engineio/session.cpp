@@ -2,6 +2,7 @@
 #include "common/encoding.hpp"
 
 #include "engineio/loop.hpp"
+#include "engineio/transport.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
@@ -18,25 +19,6 @@ constexpr std::size_t kTrimAfterBytes = 1 << 20;
 // a GET the client sent before that packet (see Session::linger).
 constexpr std::chrono::milliseconds kCloseLinger{1000};
 }  // namespace
-
-const char* message(HttpError e) noexcept {
-  switch (e) {
-    case HttpError::unknown_transport: return "Transport unknown";
-    case HttpError::unknown_sid: return "Session ID unknown";
-    case HttpError::bad_handshake_method: return "Bad handshake method";
-    case HttpError::bad_request: return "Bad request";
-    case HttpError::forbidden: return "Forbidden";
-    case HttpError::unsupported_protocol_version: return "Unsupported protocol version";
-  }
-  return "Bad request";
-}
-
-std::string error_body(HttpError e) {
-  boost::json::object o;
-  o["code"] = static_cast<int>(e);
-  o["message"] = message(e);
-  return boost::json::serialize(o);
-}
 
 Session::Session(Loop& loop, const Engine& engine, std::string sid, bool websocket,
                  std::shared_ptr<const Handshake> handshake)

@@ -57,19 +57,6 @@ struct Engine {
   mutable BudgetPool unauthenticated;  // bytes held by its sessions before authentication
 };
 
-// Node's error codes for Engine.IO HTTP errors.
-enum class HttpError : int {
-  unknown_transport = 0,
-  unknown_sid = 1,
-  bad_handshake_method = 2,
-  bad_request = 3,
-  forbidden = 4,
-  unsupported_protocol_version = 5,
-};
-const char* message(HttpError e) noexcept;
-// {"code":N,"message":"..."} as Node sends it.
-std::string error_body(HttpError e);
-
 // Completes a long-poll GET: status and body (body is a payload for 200).
 using PollResponder = std::function<void(int status, std::string body)>;
 

@@ -67,6 +67,31 @@ std::optional<std::string_view> websocket_key(const Request& req) {
   return std::string_view(k->value().data(), k->value().size());
 }
 
+engineio::TransportRequest transport_request(const Request& req, const Query& query) {
+  auto header = [&](http::field f) -> std::optional<std::string_view> {
+    auto it = req.find(f);
+    if (it == req.end()) return std::nullopt;
+    return std::string_view(it->value().data(), it->value().size());
+  };
+  engineio::TransportRequest t;
+  switch (req.method()) {
+    case http::verb::get: t.method = engineio::Method::get; break;
+    case http::verb::post: t.method = engineio::Method::post; break;
+    case http::verb::options: t.method = engineio::Method::options; break;
+    default: t.method = engineio::Method::other; break;
+  }
+  t.eio = query.eio;
+  t.transport = query.transport;
+  t.sid = query.sid;
+  t.websocket_upgrade = is_websocket_upgrade(req);
+  t.websocket_key = websocket_key(req);
+  t.origin = header(http::field::origin).value_or(std::string_view());
+  t.request_headers = header(http::field::access_control_request_headers);
+  t.content_type = header(http::field::content_type).value_or(std::string_view());
+  t.body = req.body();
+  return t;
+}
+
 std::optional<Refusal> refusal(boost::system::error_code ec) {
   // Socket errors (end of file, reset, timeout, cancellation) leave nobody
   // to answer; only the parser's verdicts on what the client sent do.

@@ -1,10 +1,12 @@
 // What an HTTP request asks of the front end, without any I/O: its path and
-// Engine.IO query, and whether it is a WebSocket handshake rollcall accepts.
-// Also which status answers a request the front end refuses, and which
-// application route a path selects. Used by the HTTP server on every new
+// Engine.IO query, whether it is a WebSocket handshake rollcall accepts, and
+// what Engine.IO's transport rules see of it. Also which status answers a
+// request the front end refuses, and which application route a path selects. Used by the HTTP server on every new
 // connection; fuzzed by fuzz/http_fuzz.cpp together with Beast's request
 // parser.
 #pragma once
+
+#include "engineio/transport.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
@@ -20,6 +22,7 @@
 namespace rollcall::request {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
 struct Query {
   std::string eio, transport, sid;               // the Engine.IO parameters
@@ -41,6 +44,10 @@ bool is_websocket_upgrade(const Request& req);
 // The Sec-WebSocket-Key of a handshake rollcall accepts (a key and version
 // 13), else nullopt.
 std::optional<std::string_view> websocket_key(const Request& req);
+
+// What Engine.IO's transport rules (engineio/transport.hpp) see of a request
+// to an endpoint; views into `req` and `query`.
+engineio::TransportRequest transport_request(const Request& req, const Query& query);
 
 // The largest request header the front end reads (request line and fields);
 // 431 above it.

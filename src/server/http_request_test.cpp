@@ -197,5 +197,46 @@ TEST(HttpRequest, RoutesMatchExactlyOrAsASubtreeWhenTheyEndInASlash) {
   EXPECT_TRUE(route_matches("", ""));
 }
 
+TEST(HttpRequest, TheTransportRulesSeeTheQueryTheHandshakeAndTheCorsFields) {
+  Request req = upgrade_request("websocket", "Upgrade");
+  req.target("/socket.io/?EIO=4&transport=websocket&sid=abc&x=1");
+  req.set(http::field::origin, "https://a.example");
+  auto query = parse_target(req.target());
+  ASSERT_TRUE(query);
+  auto t = transport_request(req, *query);
+  EXPECT_EQ(t.method, engineio::Method::get);
+  EXPECT_EQ(t.eio, "4");
+  EXPECT_EQ(t.transport, "websocket");
+  EXPECT_EQ(t.sid, "abc");
+  EXPECT_TRUE(t.websocket_upgrade);
+  EXPECT_EQ(t.websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  EXPECT_EQ(t.origin, "https://a.example");
+  EXPECT_FALSE(t.request_headers);
+  EXPECT_EQ(t.content_type, "");
+
+  Request post{http::verb::post, "/socket.io/?EIO=4&transport=polling", 11};
+  post.set(http::field::content_type, "text/plain;charset=UTF-8");
+  post.set(http::field::access_control_request_headers, "");
+  post.body() = "4hi";
+  query = parse_target(post.target());
+  ASSERT_TRUE(query);
+  t = transport_request(post, *query);
+  EXPECT_EQ(t.method, engineio::Method::post);
+  EXPECT_EQ(t.sid, "");
+  EXPECT_FALSE(t.websocket_upgrade);
+  EXPECT_FALSE(t.websocket_key);
+  EXPECT_EQ(t.origin, "");
+  EXPECT_EQ(t.request_headers, "");  // present, if empty
+  EXPECT_EQ(t.content_type, "text/plain;charset=UTF-8");
+  EXPECT_EQ(t.body, "4hi");
+
+  for (auto [verb, method] : {std::pair{http::verb::options, engineio::Method::options},
+                              std::pair{http::verb::put, engineio::Method::other},
+                              std::pair{http::verb::head, engineio::Method::other}}) {
+    post.method(verb);
+    EXPECT_EQ(transport_request(post, *query).method, method);
+  }
+}
+
 }  // namespace
 }  // namespace rollcall::request

@@ -1,5 +1,9 @@
-// HTTP front end: accepts connections, parses requests with Beast, serves
-// Engine.IO polling and hands WebSocket upgrades to WsConnection.
+// The HTTP front end as the composition root sees it: it listens, and
+// serves every connection (Engine.IO's transports, WebSocket upgrades,
+// application routes). Its parts: acceptor.* (the listening socket),
+// http_connection.* (HTTP/1.1 on Beast, one coroutine per connection),
+// ws_upgrade.* (the switch to WebSocket, and its fast path), routes.*
+// (application routes), and Engine.IO's rules in engineio/transport.*.
 #pragma once
 
 #include <rollcall/server.hpp>
@@ -13,13 +17,15 @@
 namespace rollcall {
 
 struct Loop;
+struct HttpContext;
+class Acceptor;
 namespace engineio {
 struct Engine;
 }
 
 class HttpServer {
  public:
-  using Routes = std::vector<std::pair<std::string, HttpHandler>>;
+  using Routes = std::vector<std::pair<std::string, HttpHandler>>;  // HttpRoutes (routes.hpp)
   HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
              std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes,
              std::size_t route_body_limit);
@@ -32,10 +38,9 @@ class HttpServer {
   // Stops accepting (safe from any thread).
   void stop_accepting();
 
-  struct State;
-
  private:
-  std::shared_ptr<State> state_;
+  std::shared_ptr<HttpContext> context_;
+  std::shared_ptr<Acceptor> acceptor_;
 };
 
 }  // namespace rollcall
