@@ -77,6 +77,12 @@ void Session::schedule_pong_deadline() {
   loop_.heartbeat.schedule(shared_from_this(), ++heartbeat_gen_, pong_deadline_, slack);
 }
 
+void Session::read_probe() {
+  if (!probe_) return;
+  auto probe = probe_;  // it may finish the upgrade, or fail, meanwhile
+  probe->read_pending();
+}
+
 bool Session::close_if_overdue() {
   if (!awaiting_pong_ || closed_ || closing_) return false;
   if (HeartbeatWheel::Clock::now() < pong_deadline_) return false;

@@ -47,6 +47,8 @@ class WsLink {
   // Flushes what is queued, then closes the connection.
   virtual void close() = 0;
   virtual std::size_t queued_bytes() const noexcept = 0;
+  // Reads and handles now what the connection has received so far.
+  virtual void read_pending() = 0;
 };
 
 // One Engine.IO endpoint (a path with its options and handler factory).
@@ -73,6 +75,12 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::shared_ptr<const Handshake>& handshake() const noexcept { return handshake_; }
   bool websocket() const noexcept { return websocket_; }
   bool upgrading() const noexcept { return static_cast<bool>(probe_); }
+  // A polling request came while an upgrade is in progress: first handle
+  // what the probing WebSocket has received. The client's "5" and its next
+  // HTTP request travel on different connections, and the loop would serve
+  // whichever it notices first; the kernel has them in the order they were
+  // sent, so reading the WebSocket first applies them in that order.
+  void read_probe();
   bool closed() const noexcept { return closed_; }
   // A request for this session arrived: if the client's pong is overdue
   // and only the loop has not yet run the timeout (it was busy), closes

@@ -138,6 +138,7 @@ Decision decide(Loop& loop, const Engine& engine, const TransportRequest& req,
     if (!req.websocket_key) return x.error(HttpError::bad_request, Decision::Kind::refuse);
     return Decision{Decision::Kind::upgrade, {}, std::move(session), *req.websocket_key};
   }
+  session->read_probe();
   if (session->websocket()) return x.error(HttpError::bad_request);
 
   if (req.method == Method::get) {

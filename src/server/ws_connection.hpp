@@ -40,6 +40,9 @@ class WsConnection final : public engineio::WsLink,
   bool send(const Frame& f) override;
   void close() override;
   std::size_t queued_bytes() const noexcept override { return queued_bytes_; }
+  void read_pending() override {
+    if (!finished_) on_readable();
+  }
 
   // ws::Parser handler interface.
   void on_message(ws::Opcode op, std::string&& payload);
