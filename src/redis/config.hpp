@@ -22,6 +22,11 @@ struct RedisConfig {
   std::chrono::milliseconds command_timeout{2000};  // per command, from command() to its reply
   std::size_t max_pending = 10000;                  // commands waiting for a reply (queue bound)
   std::size_t max_reply_bytes = ReplyParser::kDefaultMaxReplyBytes;
+  // Reconnect backoff after failed connection attempts (backoff.hpp): the
+  // delay doubles from `initial` up to `max`, each one jittered by ±20 %.
+  // initial == 0 turns the backoff off.
+  std::chrono::milliseconds reconnect_backoff_initial{100};
+  std::chrono::milliseconds reconnect_backoff_max{5000};
 
   // redis://[[user]:password@]host[:port][/db]; user and password may be
   // percent-encoded, an IPv6 host is written in brackets. An empty host means

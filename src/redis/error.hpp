@@ -20,6 +20,8 @@ enum class RedisError {
   select_failed,        // SELECT got an error reply (the value carries the server's message)
   invalid_command,      // empty argv, or too large to encode
   unsupported_command,  // SUBSCRIBE/MONITOR and friends: they break request/reply pairing
+  unavailable,          // not sent: reconnecting is held back after failed connection
+                        // attempts (RedisConfig::reconnect_backoff_*)
 };
 
 const std::error_category& redis_category() noexcept;
