@@ -25,6 +25,7 @@ class RedisCategory final : public std::error_category {
       case RedisError::unsupported_command: return "Redis command not supported by this client";
       case RedisError::unavailable:
         return "Redis unavailable: reconnecting is backed off after failed connection attempts";
+      case RedisError::resubscribe_failed: return "Redis refused to restore a subscription";
     }
     return "unknown Redis error";
   }
