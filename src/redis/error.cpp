@@ -23,6 +23,9 @@ class RedisCategory final : public std::error_category {
       case RedisError::select_failed: return "Redis SELECT (database index) failed";
       case RedisError::invalid_command: return "invalid Redis command";
       case RedisError::unsupported_command: return "Redis command not supported by this client";
+      case RedisError::unavailable:
+        return "Redis unavailable: reconnecting is backed off after failed connection attempts";
+      case RedisError::resubscribe_failed: return "Redis refused to restore a subscription";
     }
     return "unknown Redis error";
   }

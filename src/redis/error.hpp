@@ -10,7 +10,8 @@ namespace rollcall::redis {
 enum class RedisError {
   protocol_error = 1,   // the server sent bytes that are not RESP2 (connection dropped)
   reply_too_large,      // a reply exceeded RedisConfig::max_reply_bytes (connection dropped)
-  unexpected_reply,     // a reply arrived with no command waiting for it (connection dropped)
+  unexpected_reply,     // a reply arrived with no command waiting for it, or not the kind
+                        // of reply the command waits for (connection dropped)
   timeout,              // a command got no reply within command_timeout (connection dropped)
   connect_timeout,      // resolving + connecting took longer than connect_timeout
   connection_lost,      // the server closed the connection
@@ -20,6 +21,10 @@ enum class RedisError {
   select_failed,        // SELECT got an error reply (the value carries the server's message)
   invalid_command,      // empty argv, or too large to encode
   unsupported_command,  // SUBSCRIBE/MONITOR and friends: they break request/reply pairing
+  unavailable,          // not sent: reconnecting is held back after failed connection
+                        // attempts (RedisConfig::reconnect_backoff_*)
+  resubscribe_failed,   // Subscriber: the server refused to restore a subscription after a
+                        // reconnect (connection dropped, retried with backoff)
 };
 
 const std::error_category& redis_category() noexcept;

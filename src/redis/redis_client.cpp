@@ -1,5 +1,6 @@
 #include "redis/redis_client.hpp"
 
+#include "redis/backoff.hpp"
 #include "redis/reply_parser.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -53,7 +54,10 @@ bool is_unsupported(const std::vector<std::string>& argv) {
 class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::any_io_executor ex, RedisConfig cfg)
-      : ex_(std::move(ex)), cfg_(std::move(cfg)), timer_(ex_) {}
+      : ex_(std::move(ex)),
+        cfg_(std::move(cfg)),
+        timer_(ex_),
+        backoff_(cfg_.reconnect_backoff_initial, cfg_.reconnect_backoff_max) {}
 
   ~Impl() { drop(RedisError::closed); }
 
@@ -64,7 +68,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     if (pending_.size() >= cfg_.max_pending) return complete(std::move(cb), RedisError::queue_full);
     std::string encoded;
     if (!encode_command(argv, encoded)) return complete(std::move(cb), RedisError::invalid_command);
-    if (!conn_) connect();  // queues AUTH / SELECT first
+    if (!conn_) {
+      // Failed attempts hold the next one back: fail fast instead of
+      // queueing behind a connection that is not being made.
+      if (failures_ > 0 && Clock::now() < retry_at_) return complete(std::move(cb), RedisError::unavailable);
+      connect();  // queues AUTH / SELECT first
+    }
     queued_ += encoded;
     pending_.push_back({std::move(cb), Kind::user, Clock::now() + cfg_.command_timeout});
     arm_timer();
@@ -78,6 +87,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 
   bool connected() const noexcept { return conn_ && conn_->connected; }
   std::size_t pending() const noexcept { return pending_.size(); }
+  std::uint64_t connect_attempts() const noexcept { return connect_attempts_; }
 
  private:
   enum class Kind { user, auth, select };
@@ -95,6 +105,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     tcp::resolver resolver;
     ReplyParser parser;
     bool connected = false;
+    bool healthy = false;  // a command got its reply: the server works
     bool writing = false;
     std::string out;  // bytes of the write in flight
     std::array<char, 16 * 1024> in;
@@ -108,6 +119,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void connect() {
     auto c = conn_ = std::make_shared<Conn>(ex_, cfg_.max_reply_bytes);
+    ++connect_attempts_;
     connect_deadline_ = Clock::now() + cfg_.connect_timeout;
     const auto deadline = Clock::now() + cfg_.command_timeout;
     if (!cfg_.password.empty()) {
@@ -183,6 +195,10 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       if (p.kind != Kind::user && value.type == RedisValue::Type::error) {
         return drop(p.kind == Kind::auth ? RedisError::auth_failed : RedisError::select_failed, value);
       }
+      if (p.kind == Kind::user && !c->healthy) {
+        c->healthy = true;
+        failures_ = 0;
+      }
       if (p.cb) complete(std::move(p.cb), {}, std::move(value));
       value = {};
     }
@@ -221,9 +237,16 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     arm_timer();
   }
 
-  // Drops the connection (if any) and fails every pending command.
+  // Drops the connection (if any) and fails every pending command. A
+  // connection that ends before any command got its reply is a failed
+  // attempt: the first one lets the next command try again at once, from the
+  // second in a row on the next attempt waits for the backoff.
   void drop(std::error_code ec, const RedisValue& value = {}) {
     if (conn_) {
+      if (!conn_->healthy && ec != RedisError::closed) {
+        ++failures_;
+        retry_at_ = Clock::now() + backoff_.delay(failures_ - 1);
+      }
       boost::system::error_code ignored;
       conn_->resolver.cancel();
       conn_->socket.close(ignored);
@@ -246,6 +269,10 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   bool timer_armed_ = false;
   bool closed_ = false;
   Clock::time_point connect_deadline_;
+  Backoff backoff_;
+  unsigned failures_ = 0;         // failed connection attempts in a row
+  Clock::time_point retry_at_;    // no new attempt before (while failures_ > 0)
+  std::uint64_t connect_attempts_ = 0;
 };
 
 RedisClient::RedisClient(asio::any_io_executor ex, RedisConfig cfg)
@@ -264,5 +291,6 @@ void RedisClient::command(std::vector<std::string> argv, Callback cb) {
 void RedisClient::close() { impl_->close(); }
 bool RedisClient::connected() const noexcept { return impl_->connected(); }
 std::size_t RedisClient::pending() const noexcept { return impl_->pending(); }
+std::uint64_t RedisClient::connect_attempts() const noexcept { return impl_->connect_attempts(); }
 
 }  // namespace rollcall::redis

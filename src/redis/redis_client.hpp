@@ -21,6 +21,16 @@
 // - A refused or lost connection fails every pending command with an
 //   error_code (std::errc::connection_refused, RedisError::connection_lost,
 //   ...) and the next command reconnects. Commands are never retried.
+// - Reconnect backoff: a connection that ends before any command got its
+//   reply (refused, timed out, closed or failed AUTH/SELECT) is a failed
+//   attempt. After the first one the next command still tries again at once;
+//   after the n-th in a row (n >= 2) no attempt is made for
+//   RedisConfig::reconnect_backoff_initial * 2^(n-2), capped at
+//   reconnect_backoff_max, each delay jittered by ±20 % (backoff.hpp), and
+//   commands issued meanwhile fail at once with RedisError::unavailable (so a
+//   dead Redis is not dialled by every command, and nothing waits on it).
+//   A command that gets its reply ends the streak; losing a connection that
+//   worked is not a failed attempt.
 // - A Redis error reply ("-ERR ...") is a successful completion whose value
 //   has type RedisValue::Type::error, not an error_code.
 // - Pub/sub, MONITOR, CLIENT REPLY and HELLO are refused
@@ -39,6 +49,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <functional>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -61,6 +72,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
 
   bool connected() const noexcept;    // TCP connection established and not dropped
   std::size_t pending() const noexcept;  // commands waiting for a reply (incl. AUTH/SELECT)
+  std::uint64_t connect_attempts() const noexcept;  // connections started so far
 
  private:
   class Impl;
