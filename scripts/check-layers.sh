@@ -23,7 +23,8 @@ declare -A may_use=(
   [redis]="common"
   [auth]="common redis"
   [presence]="common hooks"
-  [server]="common ws engineio socketio hooks redis auth presence"
+  [cluster]="common redis socketio ws engineio"
+  [server]="common ws engineio socketio hooks redis auth presence cluster"
   [app]=""
 )
 
