@@ -68,6 +68,35 @@ else
   echo "deps.sh: all system packages present"
 fi
 
+# msgpack-c for C++ 4.1 (header-only; src/cluster's adapter wire codec).
+# Debian's libmsgpack-cxx-dev cannot be installed here: it depends on
+# libboost-dev, which is Boost 1.74 and conflicts with libboost1.81-dev.
+# rollcall compiles the headers with MSGPACK_NO_BOOST (they then need no
+# Boost at all), so the package is unpacked instead: apt-get download,
+# dpkg-deb -x, and its headers copied to /usr/local/include (with its
+# copyright file). dpkg does not track these files; re-running this script
+# after deleting /usr/local/include/msgpack refreshes them.
+msgpack_pkg=libmsgpack-cxx-dev
+if [[ -f /usr/include/msgpack/version_master.hpp || -f /usr/local/include/msgpack/version_master.hpp ]]; then
+  echo "deps.sh: $msgpack_pkg headers present"
+else
+  echo "deps.sh: unpacking $msgpack_pkg into /usr/local"
+  sudo_cmd=()
+  if (( EUID != 0 )); then sudo_cmd=(sudo); fi
+  tmp="$(mktemp -d)"
+  # -o APT::Sandbox::User=root: the download goes to a private temporary
+  # directory that apt's unprivileged user could not write to.
+  if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$msgpack_pkg"); then
+    "${sudo_cmd[@]}" apt-get update
+    (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$msgpack_pkg")
+  fi
+  dpkg-deb -x "$tmp"/"$msgpack_pkg"_*.deb "$tmp/root"
+  "${sudo_cmd[@]}" mkdir -p /usr/local/include "/usr/local/share/doc/$msgpack_pkg"
+  "${sudo_cmd[@]}" cp -r "$tmp/root/usr/include/msgpack.hpp" "$tmp/root/usr/include/msgpack" /usr/local/include/
+  "${sudo_cmd[@]}" cp "$tmp/root/usr/share/doc/$msgpack_pkg/copyright" "/usr/local/share/doc/$msgpack_pkg/"
+  rm -rf "$tmp"
+fi
+
 if (( with_test )); then
   node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
   if ! [[ "$node_major" =~ ^[0-9]+$ ]] || (( node_major < 18 )); then
