@@ -111,6 +111,31 @@ Reason check_redis_url(std::string_view s) {
   return "must start with redis:// or rediss://";
 }
 
+Reason check_optional_redis_url(std::string_view s) {
+  if (s.empty()) return std::nullopt;  // single node
+  return check_redis_url(s);
+}
+
+// Part of Redis key and channel names: printable, no spaces.
+Reason check_redis_name(std::string_view s) {
+  if (s.empty()) return "must not be empty";
+  if (has_space_or_control(s)) return "must not contain spaces or control characters";
+  return std::nullopt;
+}
+
+// Shown in presence details and Redis keys; '#' separates the node id from
+// its epoch there.
+Reason check_node_id(std::string_view s) {
+  if (s.empty()) return std::nullopt;  // generated
+  if (s.size() > 64) return "must be at most 64 characters";
+  for (unsigned char ch : s) {
+    if (!(std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.')) {
+      return "may only contain letters, digits, '-', '_' and '.', got " + quote(s);
+    }
+  }
+  return std::nullopt;
+}
+
 Reason check_http_url(std::string_view s) {
   if (s.empty()) return std::nullopt;  // webhooks off
   std::string_view rest;
@@ -230,6 +255,14 @@ void visit(C& c, V& v) {
 
   v.section("log");
   v.field("level", c.log.level, check_log_level);
+
+  v.section("cluster");
+  v.field("redis_url", c.cluster.redis_url, check_optional_redis_url);
+  v.field("node_id", c.cluster.node_id, check_node_id);
+  v.field("lease_ms", c.cluster.lease_ms, Range{100, max_timer_ms});
+  v.field("adapter_key", c.cluster.adapter_key, check_redis_name);
+  v.field("prefix", c.cluster.prefix, check_redis_name);
+  v.field("requests_timeout_ms", c.cluster.requests_timeout_ms, Range{1, max_timer_ms});
 }
 
 struct Position {

@@ -67,6 +67,16 @@ struct Config {
   struct Log {
     std::string level = "info";
   } log;
+  // docs/cluster.md. An empty redis_url: a single node (presence in the
+  // SQLite store, no adapter).
+  struct Cluster {
+    std::string redis_url;
+    std::string node_id;  // empty: generated per process start
+    long lease_ms = 5000;
+    std::string adapter_key = "socket.io";
+    std::string prefix = "rollcall";
+    long requests_timeout_ms = 5000;
+  } cluster;
 };
 
 // Thrown for any problem; what() is "<file>:<line>:<col>: <key>: <reason>",

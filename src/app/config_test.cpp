@@ -307,9 +307,33 @@ TEST(ConfigErrors, UnknownKeysWithSuggestion) {
   EXPECT_EQ(error_of("[Server]\n"), "test.toml:1:2: Server: unknown key; did you mean server?");
 }
 
+TEST(Config, ClusterTable) {
+  auto c = parse_config("[cluster]\nredis_url = \"redis://127.0.0.1:6379/0\"\nnode_id = \"node-a\"\n"
+                        "lease_ms = 2000\nadapter_key = \"sio\"\nprefix = \"rc\"\n",
+                        "test.toml");
+  EXPECT_EQ(c.cluster.redis_url, "redis://127.0.0.1:6379/0");
+  EXPECT_EQ(c.cluster.node_id, "node-a");
+  EXPECT_EQ(c.cluster.lease_ms, 2000);
+  EXPECT_EQ(c.cluster.adapter_key, "sio");
+  EXPECT_EQ(c.cluster.prefix, "rc");
+  Config d;  // defaults: a single node
+  EXPECT_EQ(d.cluster.redis_url, "");
+  EXPECT_EQ(d.cluster.lease_ms, 5000);
+  EXPECT_EQ(d.cluster.adapter_key, "socket.io");
+  EXPECT_EQ(d.cluster.prefix, "rollcall");
+  EXPECT_EQ(error_of("[cluster]\nredis_url = \"http://x\"\n"),
+            "test.toml:2:13: cluster.redis_url: must start with redis:// or rediss://");
+  EXPECT_EQ(error_of("[cluster]\nnode_id = \"a#1\"\n"),
+            "test.toml:2:11: cluster.node_id: may only contain letters, digits, '-', '_' and '.', got 'a#1'");
+  EXPECT_EQ(error_of("[cluster]\nlease_ms = 10\n"),
+            "test.toml:2:12: cluster.lease_ms: must be between 100 and 2147483647, got 10");
+  EXPECT_EQ(error_of("[cluster]\nprefix = \"\"\n"), "test.toml:2:10: cluster.prefix: must not be empty");
+}
+
 TEST(ConfigErrors, UnknownKeysWithoutSuggestion) {
   EXPECT_EQ(error_of("[server]\ncompletely_unknown = 1\n"), "test.toml:2:1: server.completely_unknown: unknown key");
-  EXPECT_EQ(error_of("[cluster]\nnodes = 3\n"), "test.toml:1:2: cluster: unknown key");
+  EXPECT_EQ(error_of("[clustre_x]\nnodes = 3\n"), "test.toml:1:2: clustre_x: unknown key");
+  EXPECT_EQ(error_of("[cluster]\nnodes = 3\n"), "test.toml:2:1: cluster.nodes: unknown key");
   EXPECT_EQ(error_of("top = 1\n"), "test.toml:1:1: top: unknown key");
   // A nested table is one unknown key.
   EXPECT_EQ(error_of("[server.tls]\ncert = \"x\"\n"), "test.toml:1:9: server.tls: unknown key");

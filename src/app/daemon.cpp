@@ -270,9 +270,11 @@ ServerOptions server_options(const Config& c) {
   }
   o.presence.enabled = true;
   o.presence.grace = Millis(c.presence.grace_ms);
-  std::string store = store_url(c);
-  if (!store.starts_with("sqlite:")) throw ConfigError("store.url: unsupported scheme in '" + store + "'");
-  o.presence.store = open_sqlite_store(store.substr(7));
+  if (c.cluster.redis_url.empty()) {
+    std::string store = store_url(c);
+    if (!store.starts_with("sqlite:")) throw ConfigError("store.url: unsupported scheme in '" + store + "'");
+    o.presence.store = open_sqlite_store(store.substr(7));
+  }  // else presence lives in Redis (Daemon joins the cluster)
   auto& w = o.presence.webhooks;
   w.url = c.webhooks.url;
   w.secret = c.webhooks.secret;
@@ -357,6 +359,7 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   if (mode == Mode::bench) {
     spdlog::warn("benchmark mode: tokens are NOT verified (loopback only)");
     install_bench(*server_);
+    join_cluster(config);
     return;
   }
   if (a.jwt_secret.empty() && a.jwt_public_key_file.empty() && a.session_secrets.empty()) {
@@ -389,6 +392,26 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     o["presenceStore"] = std::move(store);
     return json_response(503, o);
   });
+  join_cluster(config);
+}
+
+void Daemon::join_cluster(const Config& config) {
+  const auto& c = config.cluster;
+  if (c.redis_url.empty()) return;
+  ClusterOptions o;
+  o.redis_url = c.redis_url;
+  o.node_id = c.node_id;
+  o.lease = Millis(c.lease_ms);
+  o.adapter_key = c.adapter_key;
+  o.prefix = c.prefix;
+  o.requests_timeout = Millis(c.requests_timeout_ms);
+  try {
+    cluster_ = std::make_unique<Cluster>(*server_, std::move(o));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  spdlog::info("cluster: node {} on Redis (prefix '{}', adapter key '{}', lease {} ms)",
+               cluster_->node_id(), c.prefix, c.adapter_key, c.lease_ms);
 }
 
 Daemon::~Daemon() = default;

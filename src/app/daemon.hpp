@@ -4,6 +4,7 @@
 
 #include "app/config.hpp"
 
+#include <rollcall/cluster.hpp>
 #include <rollcall/server.hpp>
 
 #include <memory>
@@ -29,8 +30,11 @@ class Daemon {
   struct State;
 
  private:
+  void join_cluster(const Config& config);
+
   std::shared_ptr<State> state_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<Cluster> cluster_;  // with [cluster] redis_url; leaves before the server goes
 };
 
 // ServerOptions from the config (presence store and webhooks included).

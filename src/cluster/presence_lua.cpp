@@ -57,6 +57,12 @@ return {'ok', num(now)}
 const std::string& leave() {
   static const std::string s = script(R"lua(
 if not alive(ARGV[2]) then return {'fenced'} end
+if redis.call('SCARD', P .. ':nc:' .. ARGV[2]) == 0 then
+  -- nothing to reap: the node is gone at once
+  redis.call('ZREM', P .. ':nodes', ARGV[2])
+  redis.call('DEL', P .. ':node:' .. ARGV[2])
+  return {'ok'}
+end
 redis.call('ZADD', P .. ':nodes', 'XX', 0, ARGV[2])
 return {'ok'}
 )lua");

@@ -48,7 +48,8 @@ const std::string& register_node();
 const std::string& renew();
 
 // ARGV: prefix, node key
-// Marks the node's lease as expired now: the next sweep anywhere reaps it.
+// A node holding no connections is removed at once; otherwise its lease is
+// marked as expired now and the next sweep anywhere reaps it.
 // -> {"ok"} | {"fenced"}
 const std::string& leave();
 

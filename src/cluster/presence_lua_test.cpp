@@ -160,6 +160,18 @@ TEST_F(PresenceLua, AReconnectWithinTheGraceOnAnotherNodeFiresNothing) {
   EXPECT_EQ(sweep(a).size(), 1u);
 }
 
+TEST_F(PresenceLua, ANodeThatLeavesWithoutConnectionsIsGoneAtOnce) {
+  auto a = register_node("a");
+  auto b = register_node("b");
+  ASSERT_TRUE(connect(a, "carol", "s1"));
+  disconnect(a, "carol", "s1", 0);
+  EXPECT_FALSE(fenced(eval(lua::leave(), {a})));
+  // No sweep needed: nothing names a any more, and its old key is fenced.
+  for (const auto& k : keys()) EXPECT_EQ(k.find(a), std::string::npos) << k;
+  EXPECT_TRUE(fenced(eval(lua::renew(), {a, "60000"})));
+  EXPECT_FALSE(fenced(eval(lua::renew(), {b, "60000"})));
+}
+
 TEST_F(PresenceLua, ADeadNodeIsReapedOnceAndFencedAndUsersLeftWithoutConnectionsGoOffline) {
   auto a = register_node("a");
   auto b = register_node("b");
