@@ -353,6 +353,9 @@ class Server {
   // connection handlers apply to each child.
   Namespace& of(std::function<bool(const std::string& name, const boost::json::object& auth)> predicate);
   Namespace& sockets() { return of("/"); }
+  // The namespace called `name` if it exists (static, or a dynamic one a
+  // client has created), else null. Never creates one; safe from any thread.
+  Namespace* find_namespace(std::string_view name) noexcept;
 
   void use(Middleware mw) { of("/").use(std::move(mw)); }
   void on_connection(ConnectionHandler h) { of("/").on_connection(std::move(h)); }

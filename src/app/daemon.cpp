@@ -3,6 +3,7 @@
 #include <rollcall/auth.hpp>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/parse.hpp>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
@@ -174,6 +175,63 @@ struct Daemon::State {
     });
   }
 
+  // POST /v1/emit {"nsp", "rooms", "except", "event", "data"}: a broadcast
+  // from a backend, to the matching sockets of every node (docs/api.md).
+  HttpResponse emit(const std::string& body) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return error_response(400, "the body is not JSON: " + ec.message());
+    if (!v.is_object()) return error_response(400, "the body must be a JSON object");
+    const auto& o = v.as_object();
+    for (const auto& [key, value] : o) {
+      if (key != "nsp" && key != "rooms" && key != "except" && key != "event" && key != "data") {
+        std::string k(key);
+        return error_response(400, valid_utf8(k) ? "unknown field '" + k + "'" : "unknown field");
+      }
+    }
+    std::string nsp = "/";
+    if (auto* n = o.if_contains("nsp")) {
+      if (!n->is_string() || n->as_string().empty() || n->as_string().front() != '/') {
+        return error_response(400, "nsp: must be a string starting with '/'");
+      }
+      nsp = std::string(n->as_string());
+    }
+    auto strings = [](const json::value* list, std::vector<std::string>& out) {
+      if (list == nullptr) return true;
+      if (!list->is_array()) return false;
+      for (const auto& r : list->as_array()) {
+        if (!r.is_string() || r.as_string().empty()) return false;
+        out.emplace_back(r.as_string());
+      }
+      return true;
+    };
+    BroadcastOperator::Target target;
+    if (!strings(o.if_contains("rooms"), target.rooms)) {
+      return error_response(400, "rooms: must be an array of non-empty strings");
+    }
+    if (!strings(o.if_contains("except"), target.except)) {
+      return error_response(400, "except: must be an array of non-empty strings");
+    }
+    const auto* event = o.if_contains("event");
+    if (event == nullptr || !event->is_string() || event->as_string().empty()) {
+      return error_response(400, "event: required, a non-empty string");
+    }
+    static constexpr std::string_view reserved[] = {"connect",      "connect_error",  "disconnect",
+                                                    "disconnecting", "newListener", "removeListener"};
+    for (auto r : reserved) {
+      if (event->as_string() == r) return error_response(400, "event: '" + std::string(r) + "' is reserved");
+    }
+    Args args;
+    if (const auto* data = o.if_contains("data")) {
+      if (!data->is_array()) return error_response(400, "data: must be an array (the event's arguments)");
+      args = Args(data->as_array());
+    }
+    Namespace* target_nsp = server->find_namespace(nsp);
+    if (target_nsp == nullptr) return error_response(400, "nsp: no namespace '" + nsp + "' on this server");
+    target_nsp->target(std::move(target)).emit(std::string(event->as_string()), std::move(args));
+    return json_response(202, json::object{{"ok", true}});
+  }
+
   HttpResponse api(const HttpRequest& req) {
     if (config.api.key.empty()) {
       return error_response(403, "the HTTP API is disabled: set api.key in the config file");
@@ -184,6 +242,14 @@ struct Daemon::State {
     if (given.size() != expected.size() ||
         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
       return error_response(401, "missing or invalid API key (Authorization: Bearer <api.key>)");
+    }
+    if (req.path == "/v1/emit") {
+      if (req.method != "POST") {
+        auto res = error_response(405, "only POST is supported");
+        res.headers.emplace_back("Allow", "POST");
+        return res;
+      }
+      return emit(req.body);
     }
     if (req.method != "GET") {
       auto res = error_response(405, "only GET is supported");

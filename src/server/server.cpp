@@ -6,6 +6,8 @@
 #include "engineio/loop.hpp"
 #include "presence/tracker.hpp"
 
+#include <shared_mutex>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -111,6 +113,12 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Server::~Server() = default;
 
 Namespace& Server::of(std::string_view name) { return impl_->get_or_create(name); }
+
+Namespace* Server::find_namespace(std::string_view name) noexcept {
+  std::shared_lock lock(impl_->nsp_mutex);
+  auto it = impl_->namespaces.find(std::string(name));
+  return it == impl_->namespaces.end() ? nullptr : it->second.get();
+}
 
 Namespace& Server::of(
     std::function<bool(const std::string& name, const boost::json::object& auth)> predicate) {

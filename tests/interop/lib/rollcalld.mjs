@@ -232,3 +232,27 @@ export function waitPresence(server, user, { online = true, ms = WAIT_MS } = {})
     { ms, interval: 25, what: `${user} ${online ? "online" : "offline"} in /v1/presence/users` },
   );
 }
+
+/** POST `body` (an object, or raw text) to /v1/emit. Resolves { status, json }. */
+export async function postEmit(server, body, { key = API_KEY, method = "POST" } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  const res = await withDeadline(
+    fetch(`${server.base}/v1/emit`, {
+      method,
+      headers,
+      body: method === "GET" ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(WAIT_MS),
+    }),
+    WAIT_MS + 500,
+    "POST /v1/emit",
+  );
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, headers: res.headers };
+}
