@@ -4,6 +4,7 @@
 // runs and stops. (What the handlers do is covered by the interop tests.)
 #include <rollcall/asio.hpp>
 #include <rollcall/auth.hpp>
+#include <rollcall/cluster.hpp>
 #include <rollcall/presence.hpp>
 #include <rollcall/server.hpp>
 
@@ -12,6 +13,7 @@
 #include <boost/asio/post.hpp>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -118,6 +120,26 @@ TEST(CppApiDoc, DocumentedSnippetsCompileAndRun) {
   io.stop(std::chrono::milliseconds(500));
   runner.join();
   EXPECT_EQ(sockets.load(), 0);
+}
+
+// "A cluster", on the test Redis (127.0.0.1:$REDIS_PORT; FAIL without one).
+TEST(CppApiDoc, ClusterSnippetCompilesAndRuns) {
+  const char* port = std::getenv("REDIS_PORT");
+  if (port == nullptr || *port == '\0') FAIL() << "REDIS_PORT not set: start Redis with scripts/services.sh";
+  rollcall::ServerOptions options;
+  options.threads = 1;
+  rollcall::Server io(options);
+  EXPECT_THROW(rollcall::Cluster(io, {.redis_url = "http://127.0.0.1"}), std::invalid_argument);
+  rollcall::Cluster cluster(io, {.redis_url = std::string("redis://127.0.0.1:") + port + "/0",
+                                 .node_id = "node-a",
+                                 .prefix = "rollcall-test:cpp-api"});
+  EXPECT_EQ(cluster.node_id(), "node-a");
+  io.listen("127.0.0.1", 0);
+  std::thread runner([&] { io.run(); });
+  EXPECT_FALSE(io.presence().is_online("alice"));  // answered by Redis
+  io.stop(std::chrono::milliseconds(500));
+  runner.join();
+  cluster.stop();
 }
 
 }  // namespace
