@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -88,6 +89,16 @@ ConnectError auth_error(std::string message, const char* code) {
 struct Daemon::State {
   Config config;
   Server* server = nullptr;
+  bool clustered = false;  // presence answers from Redis
+
+  // In a cluster, presence queries read Redis: while it is unreachable
+  // they cannot be answered, which is said rather than answered "offline".
+  std::optional<std::string> presence_unavailable() const {
+    if (!clustered) return std::nullopt;
+    auto h = server->presence().store_health();
+    if (h.ok) return std::nullopt;
+    return "presence is unavailable: Redis cannot be reached (" + h.error + ")";
+  }
 
   bool may_join(std::string_view room) const {
     if (room.empty() || is_identity_room(room)) return false;
@@ -167,6 +178,10 @@ struct Daemon::State {
       }
       if (!member) {
         out["error"] = "forbidden: not a member of org '" + wanted + "'";
+        return ack(Args::of(out));
+      }
+      if (auto why = presence_unavailable()) {
+        out["error"] = *why;
         return ack(Args::of(out));
       }
       if (!wanted.empty()) out["org"] = wanted;
@@ -259,11 +274,15 @@ struct Daemon::State {
     // Ids come percent-decoded from the path or query: any bytes. They are
     // echoed in the JSON, which must stay valid UTF-8.
     constexpr std::string_view users_prefix = "/v1/presence/users/";
+    if (req.path.starts_with("/v1/presence/")) {
+      if (auto why = presence_unavailable()) return error_response(503, *why);
+    }
     if (req.path.starts_with(users_prefix)) {
       std::string user = req.path.substr(users_prefix.size());
       if (user.empty()) return error_response(400, "missing user id");
       if (!valid_utf8(user)) return error_response(400, "user id is not valid UTF-8");
       if (auto p = server->presence().get(user)) return json_response(200, presence_json(*p, true));
+      if (auto why = presence_unavailable()) return error_response(503, *why);
       json::object o;
       o["user"] = user;
       o["online"] = false;
@@ -280,6 +299,7 @@ struct Daemon::State {
       for (const auto& p : server->presence().online_in_org(org->second)) {
         users.push_back(presence_json(p, false));
       }
+      if (auto why = presence_unavailable()) return error_response(503, *why);
       json::object o;
       o["org"] = org->second;
       o["users"] = std::move(users);
@@ -473,6 +493,7 @@ void Daemon::join_cluster(const Config& config) {
   o.requests_timeout = Millis(c.requests_timeout_ms);
   try {
     cluster_ = std::make_unique<Cluster>(*server_, std::move(o));
+    state_->clustered = true;
   } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }
