@@ -154,6 +154,7 @@ void ClusterPresence::connected(const User& user, ConnectionInfo info) {
   json::object c{{"socket", info.socket_id}, {"nsp", info.nsp},        {"transport", info.transport},
                  {"userAgent", info.user_agent}, {"address", info.address}, {"since", info.since_ms}};
   n.info_json = json::serialize(c);  // the node is added on the presence thread
+  n.event_id = "evt_" + random_id();
   enqueue(std::move(n));
 }
 
@@ -213,8 +214,13 @@ void ClusterPresence::send(const Notice& n) {
     // The connection as queries show it: with this node.
     std::string info = n.info_json;
     info.insert(info.size() - 1, ",\"node\":" + json::serialize(json::value(config_.node_id)));
-    argv = script(lua::connect(), {node_key_, n.user, n.socket_id, info, n.name, n.orgs_json,
-                                   std::to_string(floor_), "evt_" + random_id()});
+    if (n.restore) {
+      argv = script(lua::restore(), {node_key_, n.user, n.socket_id, std::move(info), n.name,
+                                     n.orgs_json, std::to_string(floor_)});
+    } else {
+      argv = script(lua::connect(), {node_key_, n.user, n.socket_id, std::move(info), n.name,
+                                     n.orgs_json, std::to_string(floor_), n.event_id});
+    }
   } else {
     argv = script(lua::disconnect(), {node_key_, n.user, n.socket_id,
                                       std::to_string(config_.grace.count())});
@@ -242,6 +248,9 @@ void ClusterPresence::reply(std::error_code ec, const RedisValue& v, bool connec
     failing_ = true;
     return;
   }
+  if (v.type != RedisValue::Type::error && !v.elements.empty() && v.elements[0].str == "fenced") {
+    return fenced();  // the notice stays queued
+  }
   Notice n = std::move(queue_.front());
   queue_.pop_front();
   retry_delay_ = {};
@@ -251,15 +260,21 @@ void ClusterPresence::reply(std::error_code ec, const RedisValue& v, bool connec
                   n.user, v.str);
     return pump();
   }
-  if (v.elements[0].str == "fenced") return fenced();
   {
     std::lock_guard lock(health_mutex_);
     health_.ok = true;
     health_.error.clear();
     health_.unstored = queue_.size();
   }
+  if (!connect) {
+    confirmed_.erase(n.socket_id);
+  } else if (!n.restore) {
+    n.restore = true;  // what it is from now on, if Redis ever loses it
+    confirmed_.insert_or_assign(n.socket_id, n);
+  }
   if (connect && v.elements.size() >= 5) {
     PresenceEvent e;
+    e.id = n.event_id;
     e.type = "user.online";
     e.user = n.user;
     e.seq = static_cast<std::uint64_t>(to_i64(v.elements[2].str));
@@ -290,10 +305,10 @@ void ClusterPresence::register_node() {
   json::object details{{"node", config_.node_id}, {"pid", static_cast<std::int64_t>(::getpid())}};
   control_->command(
       script(lua::register_node(), {config_.node_id, std::to_string(config_.lease.count()),
-                                    json::serialize(details)}),
+                                    json::serialize(details), random_id()}),
       [this](std::error_code ec, RedisValue v) {
         registering_ = false;
-        if (ec || v.type == RedisValue::Type::error || v.elements.size() < 3) {
+        if (ec || v.type == RedisValue::Type::error || v.elements.size() < 4) {
           failed(ec ? ec.message() : v.str);
           retry_delay_ = next_delay(retry_delay_);
           renew_timer_.expires_after(retry_delay_);
@@ -304,6 +319,21 @@ void ClusterPresence::register_node() {
         }
         bool again = !node_key_.empty() || fenced_before_;
         node_key_ = v.elements[0].str;
+        gen_ = v.elements[3].str;
+        if (restoring_) {
+          // Redis lost its data: first put back every connection it had
+          // confirmed, then send what was waiting, in order.
+          std::deque<Notice> queue;
+          for (auto& [sid, n] : confirmed_) queue.push_back(n);
+          spdlog::warn("cluster presence: Redis lost the cluster's state; node {} puts back its {} "
+                       "connection(s) without events", node_key_, queue.size());
+          for (auto& n : queue_) queue.push_back(std::move(n));
+          queue_ = std::move(queue);
+          in_flight_ = 0;
+          failing_ = false;
+          restoring_ = false;
+          again = false;  // its clients stay connected
+        }
         retry_delay_ = {};
         healthy_since_ = std::chrono::steady_clock::now();
         {
@@ -342,17 +372,52 @@ void ClusterPresence::renew() {
 }
 
 void ClusterPresence::fenced() {
-  if (node_key_.empty()) return;
-  spdlog::warn("cluster presence: node {} was declared dead by the cluster (frozen or cut off for "
-               "more than the {} ms lease); its clients are closed and it joins again as a new node",
-               node_key_, config_.lease.count());
+  if (node_key_.empty()) return;  // already being handled
+  // Nothing more is sent under this key, and the replies to what was are
+  // ignored; the queue keeps every notice not answered yet.
+  std::string key = std::move(node_key_);
   node_key_.clear();
-  fenced_before_ = true;
-  // What was queued belongs to sockets that are closed now.
-  queue_.clear();
   in_flight_ = 0;
   failing_ = false;
   renew_timer_.cancel();
+  check_generation(std::move(key));
+}
+
+// Reaped by the cluster, or did Redis lose everything (a restart without
+// persistence, a failover to a replica that missed writes)? The generation
+// tells: it is missing or new after a loss.
+void ClusterPresence::check_generation(std::string key) {
+  control_->command({"GET", config_.prefix + ":gen"}, [this, key](std::error_code ec, RedisValue v) {
+    if (!running_) return;
+    if (ec || v.type == RedisValue::Type::error) {
+      renew_timer_.expires_after(std::max(config_.lease / 10, std::chrono::milliseconds(10)));
+      renew_timer_.async_wait([this, key](boost::system::error_code e) {
+        if (!e) check_generation(key);
+      });
+      return;
+    }
+    if (v.type == RedisValue::Type::string && v.str == gen_) return fence(key);
+    lost(key);
+  });
+}
+
+void ClusterPresence::lost(const std::string& key) {
+  spdlog::warn("cluster presence: node {} finds the cluster's state gone from Redis (generation "
+               "{} missing or replaced); it registers again and puts its connections back",
+               key, gen_);
+  restoring_ = true;
+  healthy_since_ = {};
+  register_node();
+}
+
+void ClusterPresence::fence(const std::string& key) {
+  spdlog::warn("cluster presence: node {} was declared dead by the cluster (frozen or cut off for "
+               "more than the {} ms lease); its clients are closed and it joins again as a new node",
+               key, config_.lease.count());
+  fenced_before_ = true;
+  // What was queued belongs to sockets that are closed now.
+  queue_.clear();
+  confirmed_.clear();
   register_node();
 }
 

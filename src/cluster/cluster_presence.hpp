@@ -45,6 +45,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace rollcall::cluster {
@@ -99,8 +100,10 @@ class ClusterPresence final : public Presence {
  private:
   struct Notice {
     bool connect = true;
+    bool restore = false;  // a confirmed connection put back after Redis lost its data
     std::string user, socket_id;
     std::string info_json, name, orgs_json;  // connects only
+    std::string event_id;  // connects: the id of the user.online it may cause
   };
   void enqueue(Notice n);
   void pump();
@@ -110,7 +113,12 @@ class ClusterPresence final : public Presence {
   void register_node();
   void renew();
   void sweep();
+  // A script said "fenced": the node was reaped (fence) or Redis lost its
+  // data (lost); check_generation tells which.
   void fenced();
+  void check_generation(std::string key);
+  void fence(const std::string& key);
+  void lost(const std::string& key);
   void announce(const PresenceEvent& e, const std::string& orgs_json, bool online);
   std::vector<std::string> script(const std::string& source, std::vector<std::string> args) const;
   // Runs Redis commands on the presence thread and waits (2 s) for the
@@ -131,6 +139,11 @@ class ClusterPresence final : public Presence {
 
   // Presence thread only.
   std::string node_key_;
+  std::string gen_;  // the cluster's generation (P:gen) when this node registered
+  bool restoring_ = false;  // registering again after Redis lost its data
+  // This node's connections that Redis has confirmed (connect answered,
+  // disconnect not yet): what it puts back when Redis lost its data.
+  std::unordered_map<std::string, Notice> confirmed_;
   bool registering_ = false;
   bool fenced_before_ = false;  // registering again after being fenced
   // Since when the control connection has worked without a break (zero:

@@ -209,5 +209,51 @@ TEST_F(ClusterPresenceTest, AFencedNodeRegistersAgainUnderANewKeyAndSaysSo) {
   EXPECT_EQ(now[0].elements[0].str.rfind("a#", 0), 0u);
 }
 
+
+TEST_F(ClusterPresenceTest, AfterRedisLostItsDataConnectedUsersGetNoEventAndLaterOnesAlternate) {
+  auto& a = node("a");
+  auto& b = node("b");
+  ASSERT_TRUE(registered(a));
+  ASSERT_TRUE(registered(b));
+  bool fenced = false;
+  a.on_fenced([&] { fenced = true; });
+  b.on_fenced([&] { fenced = true; });
+  a.connected(User{"stays", "", {{"acme", "m"}}}, conn("s1"));
+  b.connected(User{"stays", "", {{"acme", "m"}}}, conn("s2"));
+  a.connected(User{"leaves", "", {}}, conn("s3"));
+  ASSERT_TRUE(journal_.wait_for(2));
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    auto s = b.get("stays");
+    if (s && s->connections.size() == 2) break;
+  }
+  std::uint64_t last_seq = 0;
+  {
+    std::lock_guard lock(journal_.mutex);
+    for (const auto& e : journal_.events) last_seq = std::max(last_seq, e.seq);
+  }
+  // Redis loses everything of the cluster (a restart without persistence).
+  drop_keys();
+  // Both nodes notice at their next renew and put their connections back.
+  std::optional<UserPresence> stays;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    stays = a.get("stays");
+    if (stays && stays->connections.size() == 2 && a.is_online("leaves")) break;
+  }
+  ASSERT_TRUE(stays);
+  EXPECT_EQ(stays->connections.size(), 2u);
+  EXPECT_TRUE(stays->online);
+  EXPECT_EQ(a.online_in_org("acme").size(), 1u);
+  EXPECT_EQ(journal_.size(), 2u) << "no event for users who stayed connected";
+  EXPECT_FALSE(fenced) << "clients stay connected";
+  // Later transitions alternate and their seq keeps growing.
+  a.disconnected("leaves", "s3");
+  ASSERT_TRUE(journal_.wait_for(3));
+  std::lock_guard lock(journal_.mutex);
+  ASSERT_EQ(journal_.events.size(), 3u);
+  EXPECT_EQ(journal_.events[2].type, "user.offline");
+  EXPECT_EQ(journal_.events[2].user, "leaves");
+  EXPECT_GT(journal_.events[2].seq, last_seq);
+}
+
 }  // namespace
 }  // namespace rollcall::cluster

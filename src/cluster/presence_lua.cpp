@@ -38,7 +38,12 @@ local epoch = redis.call('INCR', P .. ':epoch')
 local nk = ARGV[2] .. '#' .. epoch
 redis.call('ZADD', P .. ':nodes', num(now + tonumber(ARGV[3])), nk)
 redis.call('HSET', P .. ':node:' .. nk, 'details', ARGV[4], 'started', num(now))
-return {nk, epoch, num(now)}
+local gen = redis.call('GET', P .. ':gen')
+if not gen then
+  gen = ARGV[5]
+  redis.call('SET', P .. ':gen', gen)
+end
+return {nk, epoch, num(now), gen}
 )lua");
   return s;
 }
@@ -92,6 +97,29 @@ for _, o in ipairs(cjson.decode(ARGV[7])) do redis.call('SADD', P .. ':org:' .. 
 redis.call('XADD', P .. ':outbox', '*', 'id', ARGV[9], 'type', 'user.online', 'user', user,
            'seq', seq, 'at', num(now), 'connections', n)
 return {'ok', 'online', seq, num(now), n}
+)lua");
+  return s;
+}
+
+const std::string& restore() {
+  static const std::string s = script(R"lua(
+local nk, user, sid = ARGV[2], ARGV[3], ARGV[4]
+if not alive(nk) then return {'fenced'} end
+local ukey = P .. ':u:' .. user
+if redis.call('EXISTS', ukey) == 0 then
+  -- Online before Redis lost its data: online again, without an event.
+  local seq = tonumber(redis.call('GET', P .. ':seq') or '0')
+  redis.call('HSET', ukey, '!online', '1', '!seq', num(math.max(seq, tonumber(ARGV[8]))),
+             '!since', num(now_ms()), '!n', 0, '!name', ARGV[6], '!orgs', ARGV[7])
+  redis.call('SADD', P .. ':online', user)
+  for _, o in ipairs(cjson.decode(ARGV[7])) do redis.call('SADD', P .. ':org:' .. o.id, user) end
+end
+if redis.call('HSET', ukey, 'c:' .. nk .. ':' .. sid, ARGV[5]) == 1 then
+  redis.call('HINCRBY', ukey, '!n', 1)
+  redis.call('SADD', P .. ':nc:' .. nk, sid .. '\31' .. user)
+end
+redis.call('ZREM', P .. ':grace', user)
+return {'ok'}
 )lua");
   return s;
 }

@@ -9,6 +9,7 @@
 // callbacks). Keys (P = [cluster] prefix; docs/cluster.md lists them):
 //
 //   P:seq            counter: the cluster's transition sequence
+//   P:gen            string: the cluster's generation, new when Redis lost its data
 //   P:epoch          counter: one epoch per node start
 //   P:nodes          zset: live node keys ("<node_id>#<epoch>") -> lease expiry (ms)
 //   P:node:<nk>      hash: a live node's details
@@ -39,8 +40,10 @@
 
 namespace rollcall::cluster::lua {
 
-// ARGV: prefix, node_id, lease_ms, details (JSON)
-// -> {node key, epoch, now_ms}
+// ARGV: prefix, node_id, lease_ms, details (JSON), generation
+// Sets P:gen to `generation` when it is missing (a new cluster, or a Redis
+// that lost its data).
+// -> {node key, epoch, now_ms, the cluster's generation}
 const std::string& register_node();
 
 // ARGV: prefix, node key, lease_ms
@@ -58,6 +61,14 @@ const std::string& leave();
 // -> {"fenced"} | {"ok"} (no transition) |
 //    {"ok", "online", seq, at_ms, connections}
 const std::string& connect();
+
+// ARGV: prefix, node key, user, socket id, connection (JSON), name,
+//       orgs (JSON), seq floor
+// After Redis lost its data: puts back a connection the node had
+// confirmed. A user without state becomes online again WITHOUT a
+// transition (it was online before the loss).
+// -> {"fenced"} | {"ok"}
+const std::string& restore();
 
 // ARGV: prefix, node key, user, socket id, grace_ms
 // -> {"fenced"} | {"ok", connections left}

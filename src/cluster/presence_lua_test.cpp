@@ -80,8 +80,8 @@ class PresenceLua : public ::testing::Test {
   }
 
   std::string register_node(const std::string& id, long lease_ms = 60000) {
-    auto r = eval(lua::register_node(), {id, std::to_string(lease_ms), "{}"});
-    EXPECT_EQ(r.elements.size(), 3u);
+    auto r = eval(lua::register_node(), {id, std::to_string(lease_ms), "{}", "gen-1"});
+    EXPECT_EQ(r.elements.size(), 4u);
     return r.elements.empty() ? std::string() : r.elements[0].str;
   }
   // Returns the transition, if any.
@@ -143,7 +143,7 @@ TEST_F(PresenceLua, OneOnlineAndOneOfflineForManyConnectionsOnTwoNodesAndNothing
   EXPECT_GT(off[0].seq, on->seq);
   // What the two live nodes hold with no users: counters, the node table,
   // the nodes' details and the outbox (its entries go once delivered).
-  EXPECT_EQ(keys(), (std::vector<std::string>{"epoch", "node:" + a, "node:" + b, "nodes", "outbox", "seq"}));
+  EXPECT_EQ(keys(), (std::vector<std::string>{"epoch", "gen", "node:" + a, "node:" + b, "nodes", "outbox", "seq"}));
   auto outbox = call({"XRANGE", prefix_ + ":outbox", "-", "+"});
   ASSERT_EQ(outbox.elements.size(), 2u);
 }
@@ -260,8 +260,8 @@ TEST_F(PresenceLua, RandomInterleavingsGiveAlternatingTransitionsWithGrowingSeq)
     }
     EXPECT_EQ(ts.back().type, "offline") << user;
   }
-  EXPECT_EQ(keys(), (std::vector<std::string>{"epoch", "node:" + nodes[0], "node:" + nodes[1], "nodes",
-                                              "outbox", "seq"}));
+  EXPECT_EQ(keys(), (std::vector<std::string>{"epoch", "gen", "node:" + nodes[0], "node:" + nodes[1],
+                                              "nodes", "outbox", "seq"}));
 }
 
 }  // namespace
