@@ -147,6 +147,12 @@ class Presence {
   virtual std::optional<UserPresence> get(const std::string& user) const = 0;
   // Users of `org` that are online now.
   virtual std::vector<UserPresence> online_in_org(const std::string& org) const = 0;
+  // The same without blocking the caller (a loop thread: the cluster's
+  // presence asks Redis). `cb` runs once, on any thread, with the users, or
+  // nullopt when they cannot be had now (Redis unreachable). The default
+  // calls online_in_org() and `cb` at once.
+  using OrgCallback = std::function<void(std::optional<std::vector<UserPresence>> users)>;
+  virtual void online_in_org_async(const std::string& org, OrgCallback cb) const;
   virtual std::size_t online_count() const = 0;
   virtual PresenceStoreHealth store_health() const = 0;
   // The newest `max` dead-lettered webhook events, newest first (from the

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -166,27 +167,58 @@ struct Daemon::State {
           wanted = org->as_string();
         }
       }
-      json::array users;
-      std::set<std::string> seen;
-      bool member = wanted.empty();
+      std::vector<std::string> orgs;
       for (const auto& org : me->orgs) {
-        if (!wanted.empty() && org.id != wanted) continue;
-        member = true;
-        for (const auto& p : server->presence().online_in_org(org.id)) {
-          if (seen.insert(p.user).second) users.push_back(presence_json(p, false));
-        }
+        if (wanted.empty() || org.id == wanted) orgs.push_back(org.id);
       }
-      if (!member) {
+      if (!wanted.empty() && orgs.empty()) {
         out["error"] = "forbidden: not a member of org '" + wanted + "'";
         return ack(Args::of(out));
       }
-      if (auto why = presence_unavailable()) {
-        out["error"] = *why;
-        return ack(Args::of(out));
+      // The orgs are asked without blocking this loop (in a cluster they
+      // are read from Redis); the answer goes back on the socket's loop.
+      struct Gather {
+        std::mutex mutex;
+        std::vector<std::optional<std::vector<UserPresence>>> per_org;
+        std::size_t left = 0;
+      };
+      auto g = std::make_shared<Gather>();
+      g->per_org.resize(orgs.size());
+      g->left = orgs.size();
+      auto finish = [this, g, wanted, ack, weak = socket.weak()]() {
+        json::object reply;
+        json::array users;
+        std::set<std::string> seen;
+        for (const auto& list : g->per_org) {
+          if (!list) {
+            reply["error"] = presence_unavailable().value_or("presence is unavailable");
+            break;
+          }
+          for (const auto& p : *list) {
+            if (seen.insert(p.user).second) users.push_back(presence_json(p, false));
+          }
+        }
+        if (!reply.contains("error")) {
+          if (!wanted.empty()) reply["org"] = wanted;
+          reply["users"] = std::move(users);
+        }
+        if (auto s = weak.lock()) {
+          s->post([ack, reply = std::move(reply)](Socket&) mutable { ack(Args::of(std::move(reply))); });
+        }
+      };
+      if (orgs.empty()) return finish();
+      for (std::size_t i = 0; i < orgs.size(); ++i) {
+        server->presence().online_in_org_async(
+            orgs[i], [g, i, finish](std::optional<std::vector<UserPresence>> users) {
+              bool last = false;
+              {
+                std::lock_guard lock(g->mutex);
+                g->per_org[i] = std::move(users);
+                last = --g->left == 0;
+              }
+              if (last) finish();
+            });
       }
-      if (!wanted.empty()) out["org"] = wanted;
-      out["users"] = std::move(users);
-      ack(Args::of(out));
     });
   }
 

@@ -579,6 +579,49 @@ std::vector<UserPresence> ClusterPresence::online_in_org(const std::string& org)
   return out;
 }
 
+void ClusterPresence::online_in_org_async(const std::string& org, OrgCallback cb) const {
+  if (!running_) return cb(std::nullopt);
+  auto& ioc = const_cast<asio::io_context&>(ioc_);
+  asio::post(ioc, [this, org, cb = std::move(cb)]() mutable {
+    // Two round trips on the control connection, each with its command
+    // timeout: the members, then their hashes in one pipeline.
+    control_->command({"SMEMBERS", config_.prefix + ":org:" + org}, [this, cb = std::move(cb)](
+                                                                          std::error_code ec,
+                                                                          RedisValue members) mutable {
+      if (ec || members.type == RedisValue::Type::error) return cb(std::nullopt);
+      if (members.elements.empty()) return cb(std::vector<UserPresence>{});
+      struct Gather {
+        std::vector<std::string> users;
+        std::vector<RedisValue> hashes;
+        std::size_t left = 0;
+        bool failed = false;
+        OrgCallback cb;
+      };
+      auto g = std::make_shared<Gather>();
+      g->cb = std::move(cb);
+      for (auto& m : members.elements) g->users.push_back(std::move(m.str));
+      g->hashes.resize(g->users.size());
+      g->left = g->users.size();
+      for (std::size_t i = 0; i < g->users.size(); ++i) {
+        control_->command({"HGETALL", config_.prefix + ":u:" + g->users[i]},
+                          [this, g, i](std::error_code e, RedisValue h) {
+                            if (e || h.type == RedisValue::Type::error) g->failed = true;
+                            g->hashes[i] = std::move(h);
+                            if (--g->left > 0) return;
+                            if (g->failed) return g->cb(std::nullopt);
+                            std::vector<UserPresence> out;
+                            for (std::size_t k = 0; k < g->users.size(); ++k) {
+                              if (auto p = parse_user(g->users[k], g->hashes[k])) out.push_back(std::move(*p));
+                            }
+                            std::sort(out.begin(), out.end(),
+                                      [](const auto& a, const auto& b) { return a.user < b.user; });
+                            g->cb(std::move(out));
+                          });
+      }
+    });
+  });
+}
+
 std::size_t ClusterPresence::online_count() const {
   auto r = query({{"SCARD", config_.prefix + ":online"}});
   return r ? static_cast<std::size_t>((*r)[0].integer) : 0;

@@ -93,6 +93,7 @@ class ClusterPresence final : public Presence {
   bool is_online(const std::string& user) const override;
   std::optional<UserPresence> get(const std::string& user) const override;
   std::vector<UserPresence> online_in_org(const std::string& org) const override;
+  void online_in_org_async(const std::string& org, OrgCallback cb) const override;
   std::size_t online_count() const override;
   PresenceStoreHealth store_health() const override;
   std::vector<DeadLetter> dead_letters(std::size_t max) const override;

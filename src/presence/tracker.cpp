@@ -462,6 +462,10 @@ std::size_t PresenceTracker::online_count() const {
 
 namespace rollcall {
 
+void Presence::online_in_org_async(const std::string& org, OrgCallback cb) const {
+  cb(online_in_org(org));
+}
+
 std::size_t Presence::connection_count(const std::string& user) const {
   auto p = get(user);
   return p ? p->connections.size() : 0;

@@ -109,6 +109,11 @@ TEST(CppApiDoc, DocumentedSnippetsCompileAndRun) {
   EXPECT_EQ(io.presence().connection_count("alice"), 0u);
   EXPECT_FALSE(io.presence().get("alice").has_value());
   EXPECT_TRUE(io.presence().online_in_org("acme").empty());
+  bool answered = false;
+  io.presence().online_in_org_async("acme", [&](std::optional<std::vector<rollcall::UserPresence>> users) {
+    answered = users.has_value() && users->empty();
+  });
+  EXPECT_TRUE(answered);  // the built-in presence answers at once
   EXPECT_EQ(io.presence().online_count(), 0u);
   EXPECT_TRUE(io.presence().store_health().ok);
   EXPECT_EQ(rollcall::user_room("a:b"), "user:a%3Ab");
