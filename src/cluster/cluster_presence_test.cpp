@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <future>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -145,6 +146,15 @@ TEST_F(ClusterPresenceTest, ConnectionsOnTwoNodesGiveOneOnlineAndOneOfflineForTh
   EXPECT_EQ(nodes, (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(a.is_online("alice"));
   EXPECT_EQ(a.online_in_org("acme").size(), 1u);
+  std::promise<std::optional<std::vector<UserPresence>>> async;
+  b.online_in_org_async("acme", [&](std::optional<std::vector<UserPresence>> users) { async.set_value(users); });
+  auto answer = async.get_future();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  auto users = answer.get();
+  ASSERT_TRUE(users);
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ((*users)[0].user, "alice");
+  EXPECT_EQ((*users)[0].connections.size(), 2u);
   EXPECT_EQ(a.online_count(), 1u);
 
   a.disconnected("alice", "s1");
