@@ -1,4 +1,5 @@
 #include "cluster/cluster_presence.hpp"
+#include "redis/script.hpp"
 
 #include "cluster/presence_lua.hpp"
 #include "common/clock.hpp"
@@ -98,8 +99,7 @@ void ClusterPresence::stop() {
       return;
     }
     if (node_key_.empty()) return left.set_value();
-    control_->command(script(lua::leave(), {node_key_}),
-                      [&left](std::error_code, RedisValue) { left.set_value(); });
+    call(lua::leave(), {node_key_}, [&left](std::error_code, RedisValue) { left.set_value(); });
   };
   asio::post(ioc_, [step] { (*step)(); });
   done.wait_for(std::chrono::seconds(3));
@@ -118,11 +118,46 @@ void ClusterPresence::stop() {
   *step = nullptr;  // it held itself
 }
 
+namespace {
+
+// The SHA1 of each script, computed once (the sources are static strings).
+const std::string& sha_of(const std::string& source) {
+  static std::mutex mutex;
+  static std::unordered_map<const std::string*, std::string> shas;
+  std::lock_guard lock(mutex);
+  auto& sha = shas[&source];
+  if (sha.empty()) sha = redis::sha1_hex(source);
+  return sha;
+}
+
+bool is_noscript(const RedisValue& v) {
+  return v.type == RedisValue::Type::error && v.str.rfind("NOSCRIPT", 0) == 0;
+}
+
+}  // namespace
+
+// EVALSHA: the script's source travels once per Redis process (see
+// call() and noscript() for an empty script cache).
 std::vector<std::string> ClusterPresence::script(const std::string& source,
                                                  std::vector<std::string> args) const {
-  std::vector<std::string> argv{"EVAL", source, "0", config_.prefix};
+  std::vector<std::string> argv{"EVALSHA", sha_of(source), "0", config_.prefix};
   for (auto& a : args) argv.push_back(std::move(a));
   return argv;
+}
+
+// One script call on the control connection; on NOSCRIPT (Redis restarted,
+// SCRIPT FLUSH) sent once more as EVAL, which caches it.
+void ClusterPresence::call(const std::string& source, std::vector<std::string> args,
+                           redis::RedisClient::Callback cb) {
+  auto argv = script(source, args);
+  control_->command(std::move(argv), [this, &source, args = std::move(args), cb = std::move(cb)](
+                                         std::error_code ec, RedisValue v) mutable {
+    if (ec || !is_noscript(v)) return cb(ec, std::move(v));
+    auto again = script(source, std::move(args));
+    again[0] = "EVAL";
+    again[1] = source;
+    control_->command(std::move(again), std::move(cb));
+  });
 }
 
 // --- notices from the loops -------------------------------------------------
@@ -225,11 +260,28 @@ void ClusterPresence::send(const Notice& n) {
     argv = script(lua::disconnect(), {node_key_, n.user, n.socket_id,
                                       std::to_string(config_.grace.count())});
   }
-  writes_->command(std::move(argv), [this, key = node_key_, connect = n.connect](
+  writes_->command(std::move(argv), [this, key = node_key_, flight = flight_, connect = n.connect](
                                         std::error_code ec, RedisValue v) {
-    if (key != node_key_) return;  // sent before the node was fenced
+    if (key != node_key_ || flight != flight_) return;  // sent before a fence or a NOSCRIPT
+    if (!ec && is_noscript(v)) return noscript();
     reply(ec, v, connect);
   });
+}
+
+// Redis lost its script cache (a restart, a failover, SCRIPT FLUSH) while
+// notices were in flight: some of the later ones may have run. Loading the
+// scripts and sending everything again from the first unanswered notice,
+// in order, on the same connection, gives the same end state (the scripts
+// are idempotent when replayed in order); the replies still coming for
+// this flight are ignored.
+void ClusterPresence::noscript() {
+  ++flight_;
+  in_flight_ = 0;
+  spdlog::info("cluster presence: Redis has no cached scripts (restarted?); loading them");
+  for (const auto* source : {&lua::connect(), &lua::restore(), &lua::disconnect()}) {
+    writes_->command({"SCRIPT", "LOAD", *source}, [](std::error_code, RedisValue) {});
+  }
+  pump();
 }
 
 void ClusterPresence::reply(std::error_code ec, const RedisValue& v, bool connect) {
@@ -303,9 +355,8 @@ void ClusterPresence::register_node() {
   if (registering_ || !running_) return;
   registering_ = true;
   json::object details{{"node", config_.node_id}, {"pid", static_cast<std::int64_t>(::getpid())}};
-  control_->command(
-      script(lua::register_node(), {config_.node_id, std::to_string(config_.lease.count()),
-                                    json::serialize(details), random_id()}),
+  call(lua::register_node(),
+       {config_.node_id, std::to_string(config_.lease.count()), json::serialize(details), random_id()},
       [this](std::error_code ec, RedisValue v) {
         registering_ = false;
         if (ec || v.type == RedisValue::Type::error || v.elements.size() < 4) {
@@ -355,7 +406,7 @@ void ClusterPresence::register_node() {
 
 void ClusterPresence::renew() {
   if (node_key_.empty() || !running_) return;
-  control_->command(script(lua::renew(), {node_key_, std::to_string(config_.lease.count())}),
+  call(lua::renew(), {node_key_, std::to_string(config_.lease.count())},
                     [this](std::error_code ec, RedisValue v) {
                       if (!ec && !v.elements.empty() && v.elements[0].str == "fenced") return fenced();
                       if (ec || v.type == RedisValue::Type::error) {
@@ -435,9 +486,8 @@ void ClusterPresence::sweep() {
   bool settled = healthy_since_ != std::chrono::steady_clock::time_point{} &&
                  std::chrono::steady_clock::now() - healthy_since_ >= config_.lease;
   if (node_key_.empty() || !settled) return again(interval);
-  control_->command(
-      script(lua::sweep(), {node_key_, std::to_string(config_.grace.count()), std::to_string(floor_),
-                            "evt_" + random_id(), "100", "1000"}),
+  call(lua::sweep(), {node_key_, std::to_string(config_.grace.count()), std::to_string(floor_),
+                       "evt_" + random_id(), "100", "1000"},
       [this, again, interval](std::error_code ec, RedisValue v) {
         if (ec || v.type == RedisValue::Type::error || v.elements.size() < 3) {
           if (ec) failed(ec.message());

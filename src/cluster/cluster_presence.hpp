@@ -122,6 +122,8 @@ class ClusterPresence final : public Presence {
   void lost(const std::string& key);
   void announce(const PresenceEvent& e, const std::string& orgs_json, bool online);
   std::vector<std::string> script(const std::string& source, std::vector<std::string> args) const;
+  void call(const std::string& source, std::vector<std::string> args, redis::RedisClient::Callback cb);
+  void noscript();
   // Runs Redis commands on the presence thread and waits (2 s) for the
   // replies; empty when they did not come.
   std::optional<std::vector<redis::RedisValue>> query(std::vector<std::vector<std::string>> commands) const;
@@ -153,6 +155,7 @@ class ClusterPresence final : public Presence {
   std::uint64_t floor_ = 0;  // the highest seq seen: the counter never goes below it
   std::deque<Notice> queue_;  // [0, in_flight_) sent and not answered yet
   std::size_t in_flight_ = 0;
+  std::uint64_t flight_ = 0;  // replies of an older flight (before a NOSCRIPT) are ignored
   bool failing_ = false;
   std::chrono::milliseconds retry_delay_{0};
   boost::asio::steady_timer retry_timer_{ioc_};

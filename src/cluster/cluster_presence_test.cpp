@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -263,6 +264,26 @@ TEST_F(ClusterPresenceTest, AfterRedisLostItsDataConnectedUsersGetNoEventAndLate
   EXPECT_EQ(journal_.events[2].type, "user.offline");
   EXPECT_EQ(journal_.events[2].user, "leaves");
   EXPECT_GT(journal_.events[2].seq, last_seq);
+}
+
+TEST_F(ClusterPresenceTest, AfterRedisDroppedItsScriptCacheNoticesAreAppliedInOrder) {
+  auto& a = node("a");
+  ASSERT_TRUE(registered(a));
+  a.connected(User{"u1", "", {}}, conn("s1"));
+  ASSERT_TRUE(journal_.wait_for(1));
+  redis({{"SCRIPT", "FLUSH"}});
+  // A pipelined burst meets the empty cache: connect and disconnect of s2,
+  // disconnect of s1, in this order.
+  a.connected(User{"u2", "", {}}, conn("s2"));
+  a.disconnected("u2", "s2");
+  a.disconnected("u1", "s1");
+  ASSERT_TRUE(journal_.wait_for(4));
+  std::lock_guard lock(journal_.mutex);
+  ASSERT_EQ(journal_.events.size(), 4u);
+  std::map<std::string, std::vector<std::string>> per_user;
+  for (const auto& e : journal_.events) per_user[e.user].push_back(e.type);
+  EXPECT_EQ(per_user["u1"], (std::vector<std::string>{"user.online", "user.offline"}));
+  EXPECT_EQ(per_user["u2"], (std::vector<std::string>{"user.online", "user.offline"}));
 }
 
 }  // namespace

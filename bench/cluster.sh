@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Cluster presence cost: rollcalld nodes (--bench, presence on, webhook
+# outbox on and discarded) on a Redis of their own, connection churn from
+# rollcall-loadgen spread over the nodes. Reports, per connection cycle
+# (connect + CONNECT + disconnect of one user's only connection, so one
+# user.online and one user.offline), the Redis commands (INFO
+# commandstats), the rollcalld CPU (all nodes) and the Redis CPU.
+#
+#   bash bench/cluster.sh [--nodes N=3] [--clients C=60] [--duration S=10] [--threads T=1]
+#
+# Expects build/bin/rollcalld and build/bin/rollcall-loadgen (bash
+# scripts/build.sh release) and redis-server. Loopback only: Redis on
+# 127.0.0.1:${BENCH_REDIS_PORT:-16390} (started and stopped here, no
+# persistence), the nodes on free ports. Every process is stopped at the end.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODES=3
+CLIENTS=60
+DURATION=10
+THREADS=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --nodes) NODES="$2"; shift 2 ;;
+    --clients) CLIENTS="$2"; shift 2 ;;
+    --duration) DURATION="$2"; shift 2 ;;
+    --threads) THREADS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+(( NODES >= 1 && NODES <= 8 )) || { echo "--nodes: 1 to 8" >&2; exit 2; }
+
+BIN="$ROOT/build/bin"
+PORT="${BENCH_REDIS_PORT:-16390}"
+WORK="$(mktemp -d /tmp/rollcall-bench-cluster.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --daemonize yes \
+  --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log" >/dev/null
+for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis_pid="$(cat "$WORK/redis.pid")"
+
+ports=()
+node_pids=()
+for i in $(seq 1 "$NODES"); do
+  cat >"$WORK/node$i.toml" <<EOF
+[server]
+listen = "127.0.0.1:0"
+threads = $THREADS
+data_dir = "$WORK/node$i"
+[presence]
+grace_ms = 0
+[log]
+level = "warn"
+[cluster]
+redis_url = "redis://127.0.0.1:$PORT/0"
+node_id = "bench-$i"
+lease_ms = 5000
+prefix = "rollcall-bench"
+EOF
+  "$BIN/rollcalld" --bench --config "$WORK/node$i.toml" >"$WORK/node$i.out" 2>"$WORK/node$i.err" &
+  pid=$!
+  pids+=("$pid")
+  node_pids+=("$pid")
+  for _ in $(seq 100); do grep -q '^listening' "$WORK/node$i.out" && break; sleep 0.05; done
+  ports+=("$(sed -n 's/^listening //p' "$WORK/node$i.out")")
+done
+
+cpu_ticks() {  # utime + stime of a process, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+nodes_cpu() {
+  local sum=0
+  for p in "${node_pids[@]}"; do sum=$((sum + $(cpu_ticks "$p"))); done
+  echo "$sum"
+}
+calls() {  # total calls of every command, and of scripts (EVAL, EVALSHA)
+  redis-cli -p "$PORT" info commandstats | tr -d '\r' | awk -F'[:=,]' '
+    /^cmdstat_/ { total += $3; if ($1 ~ /cmdstat_eval/) scripts += $3 }
+    END { printf "%d %d\n", total, scripts }'
+}
+
+per_node=$(( (CLIENTS + NODES - 1) / NODES ))
+read -r total0 scripts0 < <(calls)
+ncpu0=$(nodes_cpu)
+rcpu0=$(cpu_ticks "$redis_pid")
+lg=()
+for i in $(seq 0 $((NODES - 1))); do
+  # Each load generator uses the tokens u0..u<per_node - 1>: the same
+  # users on every node, so users also have connections on several nodes.
+  "$BIN/rollcall-loadgen" --port "${ports[$i]}" --scenario churn --clients "$per_node" \
+    --duration "$DURATION" --users "$per_node" >"$WORK/lg$i.out" 2>&1 &
+  lg+=("$!")
+done
+for p in "${lg[@]}"; do wait "$p"; done
+read -r total1 scripts1 < <(calls)
+ncpu1=$(nodes_cpu)
+rcpu1=$(cpu_ticks "$redis_pid")
+
+cycles=0
+for i in $(seq 0 $((NODES - 1))); do
+  c=$(sed -n 's/^result //p' "$WORK/lg$i.out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).cycles_total))')
+  cycles=$((cycles + c))
+done
+hz=$(getconf CLK_TCK)
+node - "$cycles" "$((total1 - total0))" "$((scripts1 - scripts0))" "$((ncpu1 - ncpu0))" "$((rcpu1 - rcpu0))" "$hz" "$NODES" "$DURATION" <<'EOF'
+const [cycles, cmds, scripts, ncpu, rcpu, hz, nodes, duration] = process.argv.slice(2).map(Number);
+const us = (ticks) => ((ticks / hz) * 1e6) / cycles;
+console.log(`nodes ${nodes}, ${duration} s, ${cycles} connection cycles (${(cycles / duration).toFixed(0)}/s)`);
+console.log(`Redis commands per cycle: ${(cmds / cycles).toFixed(2)} (scripts: ${(scripts / cycles).toFixed(2)})`);
+console.log(`rollcalld CPU per cycle (all nodes): ${us(ncpu).toFixed(1)} us`);
+console.log(`Redis CPU per cycle: ${us(rcpu).toFixed(1)} us`);
+EOF
+echo "Redis INFO commandstats (whole run):"
+redis-cli -p "$PORT" info commandstats | tr -d '\r' | grep '^cmdstat_' | sed 's/^/  /'
