@@ -339,7 +339,7 @@ void ClusterPresence::reply(std::error_code ec, const RedisValue& v, bool connec
   pump();
 }
 
-void ClusterPresence::failed(const std::string& why) {
+void ClusterPresence::failed(const std::string& why) const {
   std::lock_guard lock(health_mutex_);
   if (health_.ok || health_.failing_since_ms == 0) {
     health_.failing_since_ms = unix_ms();
@@ -555,9 +555,15 @@ std::optional<std::vector<RedisValue>> ClusterPresence::query(
       });
     }
   });
-  if (future.wait_for(kQueryTimeout) != std::future_status::ready) return std::nullopt;
+  if (future.wait_for(kQueryTimeout) != std::future_status::ready) {
+    failed("a presence query got no answer from Redis within 2 s");
+    return std::nullopt;
+  }
   std::lock_guard lock(st->mutex);
-  if (st->failed) return std::nullopt;
+  if (st->failed) {
+    failed("a presence query failed in Redis");
+    return std::nullopt;
+  }
   return std::move(st->replies);
 }
 
@@ -638,7 +644,10 @@ void ClusterPresence::online_in_org_async(const std::string& org, OrgCallback cb
     control_->command({"SMEMBERS", config_.prefix + ":org:" + org}, [this, cb = std::move(cb)](
                                                                           std::error_code ec,
                                                                           RedisValue members) mutable {
-      if (ec || members.type == RedisValue::Type::error) return cb(std::nullopt);
+      if (ec || members.type == RedisValue::Type::error) {
+        failed(ec ? ec.message() : members.str);
+        return cb(std::nullopt);
+      }
       if (members.elements.empty()) return cb(std::vector<UserPresence>{});
       struct Gather {
         std::vector<std::string> users;
@@ -658,7 +667,10 @@ void ClusterPresence::online_in_org_async(const std::string& org, OrgCallback cb
                             if (e || h.type == RedisValue::Type::error) g->failed = true;
                             g->hashes[i] = std::move(h);
                             if (--g->left > 0) return;
-                            if (g->failed) return g->cb(std::nullopt);
+                            if (g->failed) {
+                              failed("a presence query failed in Redis");
+                              return g->cb(std::nullopt);
+                            }
                             std::vector<UserPresence> out;
                             for (std::size_t k = 0; k < g->users.size(); ++k) {
                               if (auto p = parse_user(g->users[k], g->hashes[k])) out.push_back(std::move(*p));

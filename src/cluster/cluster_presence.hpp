@@ -110,7 +110,7 @@ class ClusterPresence final : public Presence {
   void pump();
   void send(const Notice& n);
   void reply(std::error_code ec, const redis::RedisValue& v, bool connect);
-  void failed(const std::string& why);
+  void failed(const std::string& why) const;
   void register_node();
   void renew();
   void sweep();
@@ -168,7 +168,7 @@ class ClusterPresence final : public Presence {
   bool inbox_posted_ = false;
 
   mutable std::mutex health_mutex_;
-  PresenceStoreHealth health_;
+  mutable PresenceStoreHealth health_;  // queries mark it too
 };
 
 }  // namespace rollcall::cluster

@@ -7,8 +7,11 @@
 //   const keys = await redisKeys(cl);               // every key under the prefix
 //   await dropKeys(cl);
 
+import assert from "node:assert/strict";
+
 import { redisCommand, requireRedis, requireRedisPort } from "./resp.mjs";
 import { presenceConfig, startRollcalld } from "./rollcalld.mjs";
+import { pollUntil, withDeadline } from "./util.mjs";
 
 let counter = 0;
 
@@ -82,3 +85,82 @@ export async function dropKeys(cl) {
 export async function liveNodeKeys(cl) {
   return redisCommand(cl.port, ["ZRANGE", `${cl.prefix}:nodes`, "0", "-1"]);
 }
+
+/**
+ * A Redis of the test's own on a free loopback port (no persistence), for
+ * tests that stop, freeze or restart it. Resolves { port, url, stop(),
+ * pause(), resume(), restart() }; restart() starts a new, empty one on the
+ * same port (what a restart without persistence gives).
+ */
+export async function startPrivateRedis() {
+  const { spawn } = await import("node:child_process");
+  const net = await import("node:net");
+  const port = await new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  let proc = null;
+  async function start() {
+    proc = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"], {
+      stdio: "ignore",
+    });
+    const started = proc;
+    started.once("error", () => {});
+    await pollUntil(
+      () => redisCommand(port, ["PING"], { ms: 500 }).catch(() => null),
+      (r) => r === "PONG",
+      { ms: 10000, what: `redis-server on 127.0.0.1:${port}` },
+    );
+  }
+  async function stop() {
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const p = proc;
+    const exited = new Promise((resolve) => p.once("exit", resolve));
+    p.kill("SIGCONT");
+    p.kill("SIGKILL");
+    await withDeadline(exited, 5000, "redis-server to exit");
+  }
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}/0`,
+    stop,
+    pause: () => proc.kill("SIGSTOP"),
+    resume: () => proc.kill("SIGCONT"),
+    async restart() {
+      await stop();
+      await start();
+    },
+  };
+}
+
+/**
+ * Keys a cluster holds with no users: the counters, the lease table, each
+ * live node's details and the webhook outbox (empty once delivered).
+ */
+export async function checkBaseline(cl, { dead = [] } = {}) {
+  const live = await liveNodeKeys(cl);
+  const allowed = new Set(
+    ["seq", "epoch", "gen", "nodes", "outbox", "outbox:leader", "outbox:dead"].map((k) => `${cl.prefix}:${k}`),
+  );
+  for (const nk of live) allowed.add(`${cl.prefix}:node:${nk}`);
+  const keys = await redisKeys(cl);
+  const extra = keys.filter((k) => !allowed.has(k));
+  assert.deepEqual(extra, [], `keys left behind under ${cl.prefix} (live nodes: ${live.join(", ")})`);
+  const outbox = keys.includes(`${cl.prefix}:outbox`) ? await keyContents(cl, `${cl.prefix}:outbox`) : [];
+  assert.deepEqual(outbox, [], "the webhook outbox is empty once everything was delivered");
+  for (const k of keys) {
+    const contents = [k, ...(await keyContents(cl, k))].map(String);
+    for (const d of dead) {
+      // "n#1" must not match the key "n#12" of a later start
+      const names = new RegExp(`${d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?!\\d)`);
+      const hit = contents.find((s) => names.test(s));
+      assert.equal(hit, undefined, `${k} still names the dead node ${d}: ${hit}`);
+    }
+  }
+}
+
