@@ -7,6 +7,11 @@
 # commandstats), the rollcalld CPU (all nodes) and the Redis CPU.
 #
 #   bash bench/cluster.sh [--nodes N=3] [--clients C=60] [--duration S=10] [--threads T=1]
+#                         [--server rollcall|node]
+#
+# --server node runs Node socket.io 4.8 servers with the classic
+# @socket.io/redis-adapter on the same Redis instead (bench/node/server.mjs
+# --redis; no presence at all), the comparison docs/performance.md makes.
 #
 # Expects build/bin/rollcalld and build/bin/rollcall-loadgen (bash
 # scripts/build.sh release) and redis-server. Loopback only: Redis on
@@ -19,17 +24,23 @@ NODES=3
 CLIENTS=60
 DURATION=10
 THREADS=1
+SERVER=rollcall
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
     --clients) CLIENTS="$2"; shift 2 ;;
     --duration) DURATION="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
+    --server) SERVER="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
 (( NODES >= 1 && NODES <= 8 )) || { echo "--nodes: 1 to 8" >&2; exit 2; }
+[[ $SERVER == rollcall || $SERVER == node ]] || { echo "--server: rollcall or node" >&2; exit 2; }
+if [[ $SERVER == node && ! -d "$ROOT/bench/node/node_modules/@socket.io/redis-adapter" ]]; then
+  (cd "$ROOT/bench/node" && npm ci --no-audit --no-fund >/dev/null)
+fi
 
 BIN="$ROOT/build/bin"
 PORT="${BENCH_REDIS_PORT:-16390}"
@@ -66,7 +77,12 @@ node_id = "bench-$i"
 lease_ms = 5000
 prefix = "rollcall-bench"
 EOF
-  "$BIN/rollcalld" --bench --config "$WORK/node$i.toml" >"$WORK/node$i.out" 2>"$WORK/node$i.err" &
+  if [[ $SERVER == rollcall ]]; then
+    "$BIN/rollcalld" --bench --config "$WORK/node$i.toml" >"$WORK/node$i.out" 2>"$WORK/node$i.err" &
+  else
+    node "$ROOT/bench/node/server.mjs" --port 0 --redis "redis://127.0.0.1:$PORT/0" \
+      >"$WORK/node$i.out" 2>"$WORK/node$i.err" &
+  fi
   pid=$!
   pids+=("$pid")
   node_pids+=("$pid")
@@ -111,12 +127,12 @@ for i in $(seq 0 $((NODES - 1))); do
   cycles=$((cycles + c))
 done
 hz=$(getconf CLK_TCK)
-node - "$cycles" "$((total1 - total0))" "$((scripts1 - scripts0))" "$((ncpu1 - ncpu0))" "$((rcpu1 - rcpu0))" "$hz" "$NODES" "$DURATION" <<'EOF'
+SERVER=$SERVER node - "$cycles" "$((total1 - total0))" "$((scripts1 - scripts0))" "$((ncpu1 - ncpu0))" "$((rcpu1 - rcpu0))" "$hz" "$NODES" "$DURATION" <<'EOF'
 const [cycles, cmds, scripts, ncpu, rcpu, hz, nodes, duration] = process.argv.slice(2).map(Number);
 const us = (ticks) => ((ticks / hz) * 1e6) / cycles;
-console.log(`nodes ${nodes}, ${duration} s, ${cycles} connection cycles (${(cycles / duration).toFixed(0)}/s)`);
+console.log(`${process.env.SERVER}: nodes ${nodes}, ${duration} s, ${cycles} connection cycles (${(cycles / duration).toFixed(0)}/s)`);
 console.log(`Redis commands per cycle: ${(cmds / cycles).toFixed(2)} (scripts: ${(scripts / cycles).toFixed(2)})`);
-console.log(`rollcalld CPU per cycle (all nodes): ${us(ncpu).toFixed(1)} us`);
+console.log(`server CPU per cycle (all nodes): ${us(ncpu).toFixed(1)} us`);
 console.log(`Redis CPU per cycle: ${us(rcpu).toFixed(1)} us`);
 EOF
 echo "Redis INFO commandstats (whole run):"

@@ -9,7 +9,10 @@
 //   - `bcast` (data)      -> io.to("all").emit("msg", data)  (sender included);
 //   - `echo` (data, ack)  -> ack(data).
 //
-//   node server.mjs [--port PORT] [--host HOST]     (PORT env also works; 0 = free port)
+//   node server.mjs [--port PORT] [--host HOST] [--redis URL] [--key KEY]
+//     (PORT env also works; 0 = free port). With --redis: the classic
+//     @socket.io/redis-adapter 8 on that Redis (channel prefix KEY, default
+//     "socket.io"), as a cluster of Node servers runs; no presence.
 //
 // Prints "listening <port>" once it accepts connections; exits on SIGTERM/SIGINT.
 import { createServer } from "node:http";
@@ -29,6 +32,16 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 const httpServer = createServer();
 const io = new Server(httpServer); // defaults only
+
+const redisUrl = arg("--redis", "");
+if (redisUrl) {
+  const { createClient } = await import("redis");
+  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const pub = createClient({ url: redisUrl });
+  const sub = pub.duplicate();
+  await Promise.all([pub.connect(), sub.connect()]);
+  io.adapter(createAdapter(pub, sub, { key: arg("--key", "socket.io") }));
+}
 
 io.on("connection", (socket) => {
   const token = socket.handshake.auth?.token;
