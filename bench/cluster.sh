@@ -7,7 +7,11 @@
 # commandstats), the rollcalld CPU (all nodes) and the Redis CPU.
 #
 #   bash bench/cluster.sh [--nodes N=3] [--clients C=60] [--duration S=10] [--threads T=1]
-#                         [--server rollcall|node]
+#                         [--server rollcall|node] [--scenario churn|idle]
+#
+# --scenario idle opens --clients connections spread over the nodes (one
+# load generator per node, from 127.0.0.2, .3, ...) and keeps them for
+# --duration: RSS per connection of each node, CPU, Redis memory and keys.
 #
 # --server node runs Node socket.io 4.8 servers with the classic
 # @socket.io/redis-adapter on the same Redis instead (bench/node/server.mjs
@@ -25,6 +29,7 @@ CLIENTS=60
 DURATION=10
 THREADS=1
 SERVER=rollcall
+SCENARIO=churn
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
@@ -32,6 +37,7 @@ while [[ $# -gt 0 ]]; do
     --duration) DURATION="$2"; shift 2 ;;
     --threads) THREADS="$2"; shift 2 ;;
     --server) SERVER="$2"; shift 2 ;;
+    --scenario) SCENARIO="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -105,6 +111,52 @@ calls() {  # total calls of every command, and of scripts (EVAL, EVALSHA)
 }
 
 per_node=$(( (CLIENTS + NODES - 1) / NODES ))
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+wait_line() {  # file, line, deadline in s
+  local deadline=$((SECONDS + $3))
+  until grep -q "$2" "$1"; do
+    (( SECONDS < deadline )) || { echo "no '$2' in $1 within $3 s" >&2; tail -5 "$1" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+if [[ $SCENARIO == idle ]]; then
+  rss0=(); for p in "${node_pids[@]}"; do rss0+=("$(rss_kib "$p")"); done
+  mem0=$(redis-cli -p "$PORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  ramp=$(( per_node / ${CONNECT_RATE:-1000} + 60 ))
+  lg=()
+  for i in $(seq 0 $((NODES - 1))); do
+    "$BIN/rollcall-loadgen" --port "${ports[$i]}" --scenario idle --clients "$per_node" \
+      --connect-rate "${CONNECT_RATE:-1000}" --warmup 2 --duration "$DURATION" --source-ips "127.0.0.$((i + 2))" \
+      >"$WORK/lg$i.out" 2>&1 &
+    lg+=("$!")
+  done
+  for i in $(seq 0 $((NODES - 1))); do wait_line "$WORK/lg$i.out" "phase measure-start" "$ramp"; done
+  ncpu0=$(nodes_cpu); rcpu0=$(cpu_ticks "$redis_pid"); t0=$SECONDS
+  total_rss=0
+  for i in $(seq 0 $((NODES - 1))); do
+    rss=$(rss_kib "${node_pids[$i]}")
+    fds=$(ls "/proc/${node_pids[$i]}/fd" | wc -l)
+    echo "node $((i + 1)): RSS $((rss / 1024)) MiB, $(( (rss - rss0[i]) * 1024 / per_node )) bytes per connection, $fds descriptors"
+    total_rss=$((total_rss + rss))
+  done
+  mem1=$(redis-cli -p "$PORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  keys=$(redis-cli -p "$PORT" dbsize)
+  until grep -q "phase measure-end" "$WORK/lg0.out"; do sleep 0.2; done
+  ncpu1=$(nodes_cpu); rcpu1=$(cpu_ticks "$redis_pid"); secs=$((SECONDS - t0))
+  for p in "${lg[@]}"; do wait "$p"; done
+  connected=0
+  for i in $(seq 0 $((NODES - 1))); do
+    read -r c errs < <(sed -n 's/^result //p' "$WORK/lg$i.out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.connected, JSON.stringify(r.errors_by_kind))})')
+    connected=$((connected + c))
+    [[ $errs == "{}" ]] || echo "node $((i + 1)): connect errors $errs"
+  done
+  hz=$(getconf CLK_TCK)
+  echo "$SERVER: $NODES nodes, $connected connections held for about $secs s"
+  echo "all nodes: RSS $((total_rss / 1024)) MiB; CPU $(( (ncpu1 - ncpu0) * 100 / hz / (secs > 0 ? secs : 1) )) % of a core (heartbeats)"
+  echo "Redis: $(( (mem1 - mem0) / connected )) bytes per connection (used_memory $((mem1 / 1048576)) MiB), $keys keys, CPU $(( (rcpu1 - rcpu0) * 100 / hz / (secs > 0 ? secs : 1) )) % of a core"
+  exit 0
+fi
 read -r total0 scripts0 < <(calls)
 ncpu0=$(nodes_cpu)
 rcpu0=$(cpu_ticks "$redis_pid")
