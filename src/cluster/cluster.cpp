@@ -47,6 +47,7 @@ Cluster::Cluster(Server& server, ClusterOptions options)
     pc.lease = o.lease;
     pc.grace = presence_options.grace;
     pc.nsp = presence_options.nsp;
+    pc.webhooks = presence_options.webhooks;
     auto* nsp = &server.of(presence_options.nsp);
     auto org_broadcast = [nsp](const std::string& org, const std::string& user, const char* status) {
       boost::json::object body;

@@ -2,6 +2,7 @@
 #include "redis/script.hpp"
 
 #include "cluster/presence_lua.hpp"
+#include "cluster/stream_outbox.hpp"
 #include "common/clock.hpp"
 #include "common/encoding.hpp"
 
@@ -67,6 +68,13 @@ ClusterPresence::ClusterPresence(PresenceConfig config, OrgBroadcast broadcast)
   if (config_.node_id.empty()) config_.node_id = random_id().substr(0, 12);
   writes_ = redis::RedisClient::create(ioc_.get_executor(), config_.redis);
   control_ = redis::RedisClient::create(ioc_.get_executor(), config_.redis);
+  if (!config_.webhooks.url.empty() || config_.webhooks.discard) {
+    // Throws std::invalid_argument for a bad webhook configuration.
+    webhooks_ = std::make_unique<ClusterWebhooks>(config_.webhooks, config_.redis, config_.prefix,
+                                                  config_.node_id + "/" + random_id().substr(0, 8),
+                                                  config_.lease);
+    outbox_flag_ = "1";
+  }
   health_.ok = false;
   health_.error = "not registered with Redis yet";
 }
@@ -77,6 +85,7 @@ void ClusterPresence::start() {
   if (running_.exchange(true)) return;
   guard_.emplace(ioc_.get_executor());
   thread_ = std::thread([this] { ioc_.run(); });
+  if (webhooks_) webhooks_->start();
   asio::post(ioc_, [this] {
     register_node();
     sweep();
@@ -116,6 +125,7 @@ void ClusterPresence::stop() {
   });
   if (thread_.joinable()) thread_.join();
   *step = nullptr;  // it held itself
+  if (webhooks_) webhooks_->stop();
 }
 
 namespace {
@@ -254,7 +264,7 @@ void ClusterPresence::send(const Notice& n) {
                                      n.orgs_json, std::to_string(floor_)});
     } else {
       argv = script(lua::connect(), {node_key_, n.user, n.socket_id, std::move(info), n.name,
-                                     n.orgs_json, std::to_string(floor_), n.event_id});
+                                     n.orgs_json, std::to_string(floor_), n.event_id, outbox_flag_});
     }
   } else {
     argv = script(lua::disconnect(), {node_key_, n.user, n.socket_id,
@@ -487,7 +497,7 @@ void ClusterPresence::sweep() {
                  std::chrono::steady_clock::now() - healthy_since_ >= config_.lease;
   if (node_key_.empty() || !settled) return again(interval);
   call(lua::sweep(), {node_key_, std::to_string(config_.grace.count()), std::to_string(floor_),
-                       "evt_" + random_id(), "100", "1000"},
+                       "evt_" + random_id(), "100", "1000", outbox_flag_},
       [this, again, interval](std::error_code ec, RedisValue v) {
         if (ec || v.type == RedisValue::Type::error || v.elements.size() < 3) {
           if (ec) failed(ec.message());
@@ -517,6 +527,7 @@ void ClusterPresence::sweep() {
 }
 
 void ClusterPresence::announce(const PresenceEvent& e, const std::string&, bool online) {
+  if (webhooks_) webhooks_->notify();
   const char* status = online ? "online" : "offline";
   for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
   for (const auto& cb : online ? online_callbacks_ : offline_callbacks_) {
@@ -694,6 +705,17 @@ PresenceStoreHealth ClusterPresence::store_health() const {
   return health_;
 }
 
-std::vector<DeadLetter> ClusterPresence::dead_letters(std::size_t) const { return {}; }
+std::vector<DeadLetter> ClusterPresence::dead_letters(std::size_t max) const {
+  auto r = query({{"XREVRANGE", config_.prefix + ":outbox:dead", "+", "-", "COUNT", std::to_string(max)}});
+  std::vector<DeadLetter> out;
+  if (!r) return out;
+  for (const auto& v : (*r)[0].elements) {
+    auto d = dead_letter_of(v);
+    if (!d) continue;
+    out.push_back(DeadLetter{d->event.id, d->event.type, d->event.user, d->event.seq, d->event.at_ms,
+                             d->event.connections, d->event.attempts, d->dead_ms, d->reason});
+  }
+  return out;
+}
 
 }  // namespace rollcall::cluster

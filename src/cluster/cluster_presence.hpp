@@ -57,7 +57,12 @@ struct PresenceConfig {
   std::chrono::milliseconds lease{5000};
   std::chrono::milliseconds grace{5000};
   std::string nsp = "/";  // of the org "presence" events
+  // Webhooks (url set, or discard for benchmarks): transitions go to the
+  // P:outbox stream and one node of the cluster delivers them.
+  WebhookOptions webhooks;
 };
+
+class ClusterWebhooks;
 
 class ClusterPresence final : public Presence {
  public:
@@ -134,6 +139,8 @@ class ClusterPresence final : public Presence {
   OrgBroadcast broadcast_;
   std::shared_ptr<redis::RedisClient> writes_;  // connects/disconnects, in order
   std::shared_ptr<redis::RedisClient> control_;  // register, renew, sweep, queries
+  std::unique_ptr<ClusterWebhooks> webhooks_;     // null: webhooks off
+  std::string outbox_flag_ = "0";                 // ARGV of the scripts: "1" with webhooks
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
   std::thread thread_;
   std::atomic<bool> running_{false};

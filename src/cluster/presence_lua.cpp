@@ -94,8 +94,10 @@ redis.call('HSET', ukey, '!online', '1', '!seq', seq, '!since', num(now), '!name
            '!orgs', ARGV[7])
 redis.call('SADD', P .. ':online', user)
 for _, o in ipairs(cjson.decode(ARGV[7])) do redis.call('SADD', P .. ':org:' .. o.id, user) end
-redis.call('XADD', P .. ':outbox', '*', 'id', ARGV[9], 'type', 'user.online', 'user', user,
-           'seq', seq, 'at', num(now), 'connections', n)
+if ARGV[10] ~= '0' then
+  redis.call('XADD', P .. ':outbox', '*', 'id', ARGV[9], 'type', 'user.online', 'user', user,
+             'seq', seq, 'at', num(now), 'connections', n)
+end
 return {'ok', 'online', seq, num(now), n}
 )lua");
   return s;
@@ -194,8 +196,10 @@ for i, user in ipairs(due) do
         redis.call('SREM', P .. ':org:' .. o.id, user)
       end
       local id = idp .. '-' .. i
-      redis.call('XADD', P .. ':outbox', '*', 'id', id, 'type', 'user.offline', 'user', user,
-                 'seq', num(seq), 'at', num(now), 'connections', '0')
+      if ARGV[8] ~= '0' then
+        redis.call('XADD', P .. ':outbox', '*', 'id', id, 'type', 'user.offline', 'user', user,
+                   'seq', num(seq), 'at', num(now), 'connections', '0')
+      end
       table.insert(out, user)
       table.insert(out, num(seq))
       table.insert(out, num(now))

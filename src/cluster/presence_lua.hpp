@@ -22,7 +22,8 @@
 //   P:online         set: users online
 //   P:org:<org>      set: users online in an org
 //   P:grace          zset: users without connections -> when their grace ends
-//   P:outbox         stream: transitions for the webhook sender
+//   P:outbox         stream: transitions for the webhook sender (when on;
+//                    stream_outbox.hpp delivers them)
 //
 // Every write checks that the caller's node key is still in P:nodes
 // (fencing): a node that was reaped while frozen gets "fenced" and writes
@@ -57,7 +58,8 @@ const std::string& renew();
 const std::string& leave();
 
 // ARGV: prefix, node key, user, socket id, connection (JSON), name,
-//       orgs (JSON array of {"id","role"}), seq floor, event id
+//       orgs (JSON array of {"id","role"}), seq floor, event id,
+//       outbox ("0": webhooks off, nothing is written to P:outbox)
 // -> {"fenced"} | {"ok"} (no transition) |
 //    {"ok", "online", seq, at_ms, connections}
 const std::string& connect();
@@ -75,7 +77,7 @@ const std::string& restore();
 const std::string& disconnect();
 
 // ARGV: prefix, node key, grace_ms, seq floor, event id prefix,
-//       max users per call, max reaped connections per call
+//       max users per call, max reaped connections per call, outbox ("0": off)
 // Reaps dead nodes (a chunk of connections per call), then ends the graces
 // that are due.
 // -> {"fenced"} | {"ok", more (0/1), reaped nodes, then per offline
