@@ -1,10 +1,12 @@
 // rollcall::Cluster (<rollcall/cluster.hpp>): the composition of the
 // cluster's parts for one Server, through the public API an embedder has:
-// presence (ClusterPresence) follows the sockets with observe_sockets and
-// replaces the built-in one with set_presence.
+// the Redis adapter (set_cluster_adapter) carries Socket.IO operations to
+// the other nodes; presence (ClusterPresence) follows the sockets with
+// observe_sockets and replaces the built-in one with set_presence.
 #include <rollcall/cluster.hpp>
 
 #include "cluster/cluster_presence.hpp"
+#include "cluster/redis_adapter.hpp"
 #include "common/encoding.hpp"
 #include "redis/config.hpp"
 
@@ -20,6 +22,7 @@ struct Cluster::Impl {
   Server& server;
   ClusterOptions options;
   std::shared_ptr<cluster::ClusterPresence> presence;
+  std::shared_ptr<cluster::RedisAdapter> adapter;
 
   // The namespaces this node has had sockets with a user in: where a
   // fenced node closes its clients.
@@ -37,6 +40,15 @@ Cluster::Cluster(Server& server, ClusterOptions options)
   if (!redis) throw std::invalid_argument("cluster redis_url: " + error);
   if (o.node_id.empty()) o.node_id = random_id().substr(0, 12);
   if (o.lease.count() < 100) throw std::invalid_argument("cluster lease: at least 100 ms");
+
+  // Socket.IO across nodes first: presence's org events travel through it.
+  cluster::RedisAdapterOptions ao;
+  ao.redis = *redis;
+  ao.key = o.adapter_key;
+  ao.requests_timeout = o.requests_timeout;
+  impl_->adapter = cluster::RedisAdapter::create(server, std::move(ao));
+  impl_->adapter->start();
+  server.set_cluster_adapter(impl_->adapter);
 
   const auto& presence_options = server.options().presence;
   if (presence_options.enabled) {
@@ -91,6 +103,7 @@ Cluster::~Cluster() { stop(); }
 
 void Cluster::stop() {
   if (impl_->presence) impl_->presence->stop();
+  if (impl_->adapter) impl_->adapter->stop();
 }
 
 const std::string& Cluster::node_id() const noexcept { return impl_->options.node_id; }

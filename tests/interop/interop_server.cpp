@@ -2,6 +2,7 @@
 // handlers described in tests/interop/README.md.
 #include <rollcall/adapter.hpp>
 #include <rollcall/asio.hpp>
+#include <rollcall/cluster.hpp>
 #include <rollcall/server.hpp>
 
 #include <boost/asio/post.hpp>
@@ -175,6 +176,11 @@ void install_root(rollcall::Server& io, Socket& socket) {
           if (ack) ack(Args::of(boost::json::object{{"timedOut", ec == std::errc::timed_out}, {"responses", out}}));
         });
   });
+  // sockets_join of the room args[1] for every socket in args[0], on every node.
+  socket.on("join-room-everywhere", [&io](Args args, Ack ack) {
+    io.of("/").in(str(args, 0)).sockets_join(str(args, 1));
+    if (ack) ack();
+  });
   socket.on("set-data", [&socket](Args args, Ack ack) {
     if (args.size() > 0 && args[0].is_object()) socket.data() = args[0].as_object();
     if (ack) ack();
@@ -318,6 +324,10 @@ int main(int argc, char** argv) {
   app.add_option("--connect-timeout", connect_timeout);
   bool pair = false;
   app.add_flag("--pair", pair, "run a second server joined by a loopback cluster adapter");
+  std::string redis_url, adapter_key = "socket.io", node_id;
+  app.add_option("--redis", redis_url, "join the Redis cluster at this URL (rollcall::Cluster)");
+  app.add_option("--adapter-key", adapter_key, "the cluster's channel prefix (Node's redis-adapter key)");
+  app.add_option("--node-id", node_id, "this node's id in the cluster");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("interop"));  // stdout: "listening" only
 
@@ -355,6 +365,16 @@ int main(int argc, char** argv) {
     std::printf("peer %u\n", static_cast<unsigned>(peer->port()));
   }
 
+  std::unique_ptr<rollcall::Cluster> cluster;
+  if (!redis_url.empty()) {
+    cluster = std::make_unique<rollcall::Cluster>(
+        io, rollcall::ClusterOptions{.redis_url = redis_url,
+                                     .node_id = node_id,
+                                     .adapter_key = adapter_key,
+                                     .prefix = "rollcall-interop:" + adapter_key,
+                                     .requests_timeout = std::chrono::milliseconds(2000)});
+  }
+
   auto colon = listen.rfind(':');
   io.listen(listen.substr(0, colon), static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))));
   std::printf("listening %u\n", static_cast<unsigned>(io.port()));
@@ -368,6 +388,7 @@ int main(int argc, char** argv) {
   if (peer) peer_thread = std::thread([&peer] { peer->run(); });
   io.run();
   if (peer_thread.joinable()) peer_thread.join();
+  if (cluster) cluster->stop();
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;

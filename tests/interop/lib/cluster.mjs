@@ -164,3 +164,40 @@ export async function checkBaseline(cl, { dead = [] } = {}) {
   }
 }
 
+
+/**
+ * A Node socket.io 4.8 server with the classic redis-adapter on `redisUrl`
+ * with channel prefix `key` (lib/node-peer.mjs). Resolves { url, stop() }.
+ */
+export async function startNodePeer(redisUrl, key) {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const script = fileURLToPath(new URL("./node-peer.mjs", import.meta.url));
+  const proc = spawn(process.execPath, [script, "--redis", redisUrl, "--key", key], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  proc.stderr.setEncoding("utf8").on("data", (c) => (stderr += c));
+  const exited = new Promise((resolve) => proc.once("exit", resolve));
+  const port = await withDeadline(
+    new Promise((resolve, reject) => {
+      let out = "";
+      proc.stdout.setEncoding("utf8").on("data", (c) => {
+        out += c;
+        const m = /listening (\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      exited.then((code) => reject(new Error(`node-peer exited (${code}): ${stderr}`)));
+    }),
+    10000,
+    "the Node peer to listen",
+  );
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      await withDeadline(exited, 5000, "the Node peer to exit").catch(() => proc.kill("SIGKILL"));
+    },
+  };
+}
