@@ -7,7 +7,13 @@
 # commandstats), the rollcalld CPU (all nodes) and the Redis CPU.
 #
 #   bash bench/cluster.sh [--nodes N=3] [--clients C=60] [--duration S=10] [--threads T=1]
-#                         [--server rollcall|node] [--scenario churn|idle]
+#                         [--server rollcall|node] [--scenario churn|idle|broadcast]
+#                         [--rate R=10]
+#
+# --scenario broadcast: --clients spread over the nodes, all in the room
+# "all"; the load generator of node 1 emits `bcast` R times a second, which
+# every client of every node receives. Reports the servers' CPU per
+# delivered message (compare with --nodes 1 and the same --clients).
 #
 # --scenario idle opens --clients connections spread over the nodes (one
 # load generator per node, from 127.0.0.2, .3, ...) and keeps them for
@@ -30,6 +36,7 @@ DURATION=10
 THREADS=1
 SERVER=rollcall
 SCENARIO=churn
+RATE=10
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
@@ -38,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     --threads) THREADS="$2"; shift 2 ;;
     --server) SERVER="$2"; shift 2 ;;
     --scenario) SCENARIO="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
@@ -120,6 +128,35 @@ wait_line() {  # file, line, deadline in s
     sleep 0.2
   done
 }
+if [[ $SCENARIO == broadcast ]]; then
+  lg=()
+  for i in $(seq 0 $((NODES - 1))); do
+    send=(--rate "$RATE")
+    (( i == 0 )) || send=(--no-send)
+    "$BIN/rollcall-loadgen" --port "${ports[$i]}" --scenario broadcast --clients "$per_node" \
+      "${send[@]}" --warmup 3 --duration "$DURATION" --source-ips "127.0.0.$((i + 2))" \
+      >"$WORK/lg$i.out" 2>&1 &
+    lg+=("$!")
+  done
+  wait_line "$WORK/lg0.out" "phase measure-start" 120
+  ncpu0=$(nodes_cpu); rcpu0=$(cpu_ticks "$redis_pid")
+  until grep -q "phase measure-end" "$WORK/lg0.out"; do sleep 0.1; done
+  ncpu1=$(nodes_cpu); rcpu1=$(cpu_ticks "$redis_pid")
+  for p in "${lg[@]}"; do wait "$p"; done
+  delivered=0
+  for i in $(seq 0 $((NODES - 1))); do
+    d=$(sed -n 's/^result //p' "$WORK/lg$i.out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(r.delivered ?? 0)})')
+    delivered=$((delivered + d))
+  done
+  hz=$(getconf CLK_TCK)
+  LABEL="$SERVER, $NODES nodes, $CLIENTS clients, $RATE emits/s" node - "$delivered" "$((ncpu1 - ncpu0))" "$((rcpu1 - rcpu0))" "$hz" <<'EOF'
+const [delivered, ncpu, rcpu, hz] = process.argv.slice(2).map(Number);
+console.log(`${process.env.LABEL}: ${delivered} messages delivered in the window`);
+console.log(`server CPU per delivered message (all nodes): ${(((ncpu / hz) * 1e6) / delivered).toFixed(2)} us`);
+console.log(`Redis CPU per delivered message: ${(((rcpu / hz) * 1e6) / delivered).toFixed(3)} us`);
+EOF
+  exit 0
+fi
 if [[ $SCENARIO == idle ]]; then
   rss0=(); for p in "${node_pids[@]}"; do rss0+=("$(rss_kib "$p")"); done
   mem0=$(redis-cli -p "$PORT" info memory | tr -d '\r' | sed -n 's/^used_memory://p')

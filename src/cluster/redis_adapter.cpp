@@ -524,10 +524,24 @@ class RedisAdapterImpl final : public RedisAdapter, public std::enable_shared_fr
         nsp->deliver_server_side(event, std::move(args), ack);
         return;
       }
-      case kAllRooms:
-        // rollcall has no cluster-wide room listing; a Node peer's
-        // allRooms() times out (docs/cluster.md).
+      case kAllRooms: {  // a Node peer's adapter.allRooms(): the rooms of this node's sockets
+        if (id.empty()) return bad("request", channel, "no requestId");
+        Target all;
+        all.local = true;
+        std::weak_ptr<RedisAdapterImpl> weak = shared_from_this();
+        nsp->target(all).fetch_sockets([weak, nsp_name, id](std::vector<SocketSnapshot> sockets) {
+          auto self = weak.lock();
+          if (!self) return;
+          std::set<std::string> rooms;
+          for (const auto& s : sockets) rooms.insert(s.rooms.begin(), s.rooms.end());
+          json::array list;
+          for (const auto& r : rooms) list.emplace_back(r);
+          self->post([self, nsp_name, id, list = std::move(list)]() mutable {
+            self->respond(nsp_name, json::object{{"requestId", id}, {"rooms", std::move(list)}});
+          });
+        });
         return;
+      }
       default:
         return bad("request", channel, "unknown type " + std::to_string(type->as_int64()));
     }

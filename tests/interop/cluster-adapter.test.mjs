@@ -170,6 +170,14 @@ describe("cluster adapter: rollcall nodes and a Node peer on one Redis", () => {
     assert.deepEqual(fromNode.responses.map((r) => r.asked), ["q2", "q2"]);
   });
 
+  it("a Node peer's allRooms() includes the rooms of rollcall's sockets", async () => {
+    const [a, b, n] = [await onR1(), await onR2(), await onNode()];
+    await join(a, "room-on-r1");
+    await join(b, "room-on-r2");
+    const [rooms] = await ack(n, "all-rooms");
+    for (const r of ["room-on-r1", "room-on-r2", a.id, b.id, n.id]) assert.ok(rooms.includes(r), `${r} in ${rooms}`);
+  });
+
   it("broadcasts with acks collect the answers of clients on every node", async () => {
     const sockets = [await onR1(), await onR2(), await onNode()];
     sockets.forEach((s, i) => s.on("ask", (q, cb) => cb(`answer-${i}`)));

@@ -88,6 +88,9 @@ io.on("connection", (socket) => {
     io.in(room).disconnectSockets(false);
     ack?.();
   });
+  socket.on("all-rooms", async (ack) => {
+    ack?.([...(await io.of("/").adapter.allRooms())].sort());
+  });
   socket.on("join-room-everywhere", (target, room, ack) => {
     io.in(target).socketsJoin(room);
     ack?.();
