@@ -289,9 +289,18 @@ class RedisAdapterImpl final : public RedisAdapter, public std::enable_shared_fr
   }
 
   void publish(std::string ch, std::string msg) {
-    pub_->command({"PUBLISH", std::move(ch), std::move(msg)}, [](std::error_code ec, RedisValue v) {
-      if (ec || v.type == RedisValue::Type::error) {
-        spdlog::warn("cluster adapter: PUBLISH failed ({}); the other nodes miss that message",
+    pub_->command({"PUBLISH", std::move(ch), std::move(msg)}, [this](std::error_code ec, RedisValue v) {
+      if (!ec && v.type != RedisValue::Type::error) {
+        if (failed_publishes_ > 0) {
+          spdlog::info("cluster adapter: publishing again after {} failed PUBLISH(es)", failed_publishes_);
+          failed_publishes_ = 0;
+        }
+        return;
+      }
+      // Logged once per run of failures and every 1000th (an outage under
+      // load must not flood the log).
+      if (failed_publishes_++ % 1000 == 0) {
+        spdlog::warn("cluster adapter: PUBLISH failed ({}); the other nodes miss these messages",
                      ec ? ec.message() : v.str);
       }
     });
@@ -667,6 +676,7 @@ class RedisAdapterImpl final : public RedisAdapter, public std::enable_shared_fr
   std::unordered_map<std::string, Request> requests_;
   bool was_up_ = false;
   std::uint64_t bad_messages_ = 0;
+  std::uint64_t failed_publishes_ = 0;
 };
 
 }  // namespace
