@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, describe, it } from "node:test";
 
 import { checkBaseline, clusterKeys, dropKeys, liveNodeKeys, redisKeys, startNode } from "./lib/cluster.mjs";
-import { tokenFor, userSocket, WEBHOOK_SECRET } from "./lib/rollcalld.mjs";
+import { api, tokenFor, userSocket, WEBHOOK_SECRET } from "./lib/rollcalld.mjs";
 import { redisCommand } from "./lib/resp.mjs";
 import { closeAll, once, pollUntil, waitConnected, withDeadline } from "./lib/server.mjs";
 import { checkAlternating, checkDeliveries, startReceiver } from "./lib/webhook-receiver.mjs";
@@ -92,6 +92,47 @@ describe("cluster presence: three rollcalld nodes on one Redis", () => {
     });
     assert.equal(rx.delivered().length, total);
     await checkBaseline(cl);
+  });
+
+  it("a tab closed on one node and reloaded onto another within the grace: no event; queries on any node show both nodes' connections", async () => {
+    const rx = await startReceiver({ secret: WEBHOOK_SECRET });
+    cleanups.push(() => rx.close());
+    const { nodes } = await cluster("grace", rx);
+    const [A, B, C] = nodes;
+    const token = tokenFor("grace-user", { orgs: [{ id: "grace-org", role: "member" }] });
+    const tab1 = userSocket(A.url, token);
+    const tab2 = userSocket(B.url, token);
+    // A witness whose offline, later, proves that a sweep ran after the
+    // closed tabs' grace would have ended.
+    const witness = userSocket(A.url, tokenFor("grace-witness"));
+    await Promise.all([waitConnected(tab1), waitConnected(tab2), waitConnected(witness)]);
+    await rx.waitFor(
+      () => rx.delivered("grace-user").length === 1 && rx.delivered("grace-witness").length === 1,
+      10000,
+      "online",
+    );
+    const { json } = await api(C, "/v1/presence/users/grace-user");
+    assert.equal(json.connections, 2);
+    assert.deepEqual(json.details.map((d) => d.node).sort(), ["grace-a", "grace-b"]);
+    const org = await api(C, "/v1/presence/online?org=grace-org");
+    assert.deepEqual(org.json.users.map((u) => u.user), ["grace-user"]);
+    // Both tabs close; the reload lands on C well within the grace.
+    tab1.disconnect();
+    tab2.disconnect();
+    const reload = userSocket(C.url, token);
+    await waitConnected(reload);
+    await pollUntil(() => api(A, "/v1/presence/users/grace-user"), (r) => r.json.connections === 1, {
+      ms: 5000,
+      what: "one connection left (on C)",
+    });
+    // Past the closed tabs' grace: still online, no event.
+    witness.disconnect();
+    await rx.waitFor(() => rx.delivered("grace-witness").length === 2, 10000, "the witness offline");
+    assert.equal((await api(B, "/v1/presence/users/grace-user")).json.online, true);
+    assert.deepEqual(rx.delivered("grace-user").map((e) => e.type), ["user.online"]);
+    reload.disconnect();
+    await rx.waitFor(() => rx.delivered("grace-user").length === 2, 10000, "offline after the last tab");
+    checkAlternating(rx.delivered("grace-user"), { user: "grace-user" });
   });
 
   it("the node delivering the webhooks dies mid-delivery: another takes over and every transition arrives, per user in seq order", async () => {
