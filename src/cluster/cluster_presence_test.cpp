@@ -3,6 +3,7 @@
 // one), with a key prefix of their own.
 #include "cluster/cluster_presence.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/test_support.hpp"
 #include "run_until.hpp"
 
 #include <gtest/gtest.h>
@@ -61,20 +62,7 @@ class ClusterPresenceTest : public ::testing::Test {
   }
 
   std::vector<redis::RedisValue> redis(std::vector<std::vector<std::string>> commands) {
-    boost::asio::io_context ioc;
-    redis::RedisConfig cfg;
-    cfg.port = port_;
-    auto c = redis::RedisClient::create(ioc.get_executor(), cfg);
-    std::vector<redis::RedisValue> out(commands.size());
-    std::size_t left = commands.size();
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      c->command(commands[i], [&, i](std::error_code, redis::RedisValue v) {
-        out[i] = std::move(v);
-        --left;
-      });
-    }
-    EXPECT_TRUE(testing::run_until(ioc, [&] { return left == 0; }, 5s));
-    return out;
+    return redis::testing::run_commands(port_, std::move(commands));
   }
   void drop_keys() {
     auto keys = redis({{"KEYS", prefix_ + ":*"}});

@@ -3,6 +3,7 @@
 // keys gone once everything is settled.
 #include "cluster/stream_outbox.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/test_support.hpp"
 #include "run_until.hpp"
 
 #include <gtest/gtest.h>
@@ -31,18 +32,7 @@ class StreamOutboxTest : public ::testing::Test {
   void TearDown() override { drop(); }
 
   std::vector<redis::RedisValue> redis(std::vector<std::vector<std::string>> commands) {
-    boost::asio::io_context ioc;
-    auto c = redis::RedisClient::create(ioc.get_executor(), cfg_);
-    std::vector<redis::RedisValue> out(commands.size());
-    std::size_t left = commands.size();
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      c->command(commands[i], [&, i](std::error_code, redis::RedisValue v) {
-        out[i] = std::move(v);
-        --left;
-      });
-    }
-    EXPECT_TRUE(testing::run_until(ioc, [&] { return left == 0; }, 5s));
-    return out;
+    return redis::testing::run_commands(cfg_.port, std::move(commands));
   }
   void drop() {
     auto found = redis({{"KEYS", prefix_ + ":*"}});

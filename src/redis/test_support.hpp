@@ -3,7 +3,11 @@
 // garbage, refuse).
 #pragma once
 
+#include "redis/redis_client.hpp"
 #include "redis/reply_parser.hpp"
+#include "run_until.hpp"
+
+#include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,6 +38,28 @@ inline std::uint16_t redis_port(std::string& error) {
     return 0;
   }
   return static_cast<std::uint16_t>(port);
+}
+
+// Runs `commands` on the test Redis at 127.0.0.1:`port` (pipelined, on a
+// connection of its own) and returns their replies; a reply that did not
+// come within 5 s is left nil and the test fails.
+inline std::vector<RedisValue> run_commands(std::uint16_t port, std::vector<std::vector<std::string>> commands) {
+  boost::asio::io_context ioc;
+  RedisConfig cfg;
+  cfg.port = port;
+  auto c = RedisClient::create(ioc.get_executor(), cfg);
+  std::vector<RedisValue> out(commands.size());
+  std::size_t left = commands.size();
+  for (std::size_t i = 0; i < commands.size(); ++i) {
+    c->command(std::move(commands[i]), [&out, &left, i](std::error_code, RedisValue v) {
+      out[i] = std::move(v);
+      --left;
+    });
+  }
+  EXPECT_TRUE(rollcall::testing::run_until(ioc, [&] { return left == 0; }, std::chrono::seconds(5)))
+      << "Redis did not answer within 5 s";
+  c->close();
+  return out;
 }
 
 // A port on 127.0.0.1 where nothing listens (bound, then closed).
