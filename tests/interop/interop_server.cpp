@@ -328,6 +328,8 @@ int main(int argc, char** argv) {
   app.add_option("--redis", redis_url, "join the Redis cluster at this URL (rollcall::Cluster)");
   app.add_option("--adapter-key", adapter_key, "the cluster's channel prefix (Node's redis-adapter key)");
   app.add_option("--node-id", node_id, "this node's id in the cluster");
+  long lease_ms = 5000;
+  app.add_option("--lease-ms", lease_ms, "the cluster lease");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_color_mt("interop"));  // stdout: "listening" only
 
@@ -370,6 +372,7 @@ int main(int argc, char** argv) {
     cluster = std::make_unique<rollcall::Cluster>(
         io, rollcall::ClusterOptions{.redis_url = redis_url,
                                      .node_id = node_id,
+                                     .lease = std::chrono::milliseconds(lease_ms),
                                      .adapter_key = adapter_key,
                                      .prefix = "rollcall-interop:" + adapter_key,
                                      .requests_timeout = std::chrono::milliseconds(2000)});
