@@ -1,13 +1,11 @@
 #include "redis/redis_client.hpp"
 
 #include "redis/backoff.hpp"
+#include "redis/connection.hpp"
 #include "redis/reply_parser.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <array>
@@ -18,18 +16,9 @@
 namespace rollcall::redis {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::error_code to_std(const boost::system::error_code& ec) {
-  if (ec == asio::error::eof) return RedisError::connection_lost;
-  if (ec.category() == boost::system::system_category()) {
-    return {ec.value(), std::system_category()};  // compares equal to std::errc values
-  }
-  return ec;
-}
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -51,7 +40,19 @@ bool is_unsupported(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
+namespace {
+// One TCP connection (connection.hpp); `healthy` once a command got its
+// reply: the server works.
+struct ClientConn : detail::ConnBase {
+  using ConnBase::ConnBase;
+  bool healthy = false;
+};
+}  // namespace
+
+class RedisClient::Impl : public std::enable_shared_from_this<Impl>,
+                          private detail::ConnectionIo<RedisClient::Impl, ClientConn> {
+  friend class detail::ConnectionIo<RedisClient::Impl, ClientConn>;
+
  public:
   Impl(asio::any_io_executor ex, RedisConfig cfg)
       : ex_(std::move(ex)),
@@ -96,20 +97,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     Kind kind;
     Clock::time_point deadline;
   };
-  // One TCP connection. Handlers hold it (so buffers outlive the operations)
-  // and ignore their completion once it is no longer the current one.
-  struct Conn {
-    Conn(const asio::any_io_executor& ex, std::size_t max_reply_bytes)
-        : socket(ex), resolver(ex), parser(max_reply_bytes) {}
-    tcp::socket socket;
-    tcp::resolver resolver;
-    ReplyParser parser;
-    bool connected = false;
-    bool healthy = false;  // a command got its reply: the server works
-    bool writing = false;
-    std::string out;  // bytes of the write in flight
-    std::array<char, 16 * 1024> in;
-  };
+  using Conn = ClientConn;
 
   void complete(Callback cb, std::error_code ec, RedisValue value = {}) {
     asio::post(ex_, [cb = std::move(cb), ec, value = std::move(value)]() mutable {
@@ -133,56 +121,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       encode_command({"SELECT", std::to_string(cfg_.db)}, queued_);
       pending_.push_back({{}, Kind::select, deadline});
     }
-    c->resolver.async_resolve(
-        cfg_.host, std::to_string(cfg_.port), tcp::resolver::numeric_service,
-        [w = weak_from_this(), c](const boost::system::error_code& ec, tcp::resolver::results_type results) {
-          auto self = w.lock();
-          if (!self || self->conn_ != c) return;
-          if (ec) return self->drop(to_std(ec));
-          asio::async_connect(c->socket, results,
-                              [w, c](const boost::system::error_code& ec, const tcp::endpoint&) {
-                                auto self = w.lock();
-                                if (!self || self->conn_ != c) return;
-                                if (ec) return self->drop(to_std(ec));
-                                self->on_connected();
-                              });
-        });
+    open(c, cfg_.host, cfg_.port);
   }
 
   void on_connected() {
-    boost::system::error_code ignored;
-    conn_->socket.set_option(tcp::no_delay(true), ignored);
-    conn_->socket.set_option(asio::socket_base::keep_alive(true), ignored);
-    conn_->connected = true;
     read_some(conn_);
     write_some();
-  }
-
-  void write_some() {
-    if (!conn_ || !conn_->connected || conn_->writing || queued_.empty()) return;
-    auto c = conn_;
-    c->out.swap(queued_);
-    queued_.clear();
-    c->writing = true;
-    asio::async_write(c->socket, asio::buffer(c->out),
-                      [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t) {
-                        auto self = w.lock();
-                        if (!self || self->conn_ != c) return;
-                        c->writing = false;
-                        c->out.clear();
-                        if (ec) return self->drop(to_std(ec));
-                        self->write_some();
-                      });
-  }
-
-  void read_some(const std::shared_ptr<Conn>& c) {
-    c->socket.async_read_some(asio::buffer(c->in),
-                              [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t n) {
-                                auto self = w.lock();
-                                if (!self || self->conn_ != c) return;
-                                if (ec) return self->drop(to_std(ec));
-                                self->on_data(c, std::string_view(c->in.data(), n));
-                              });
   }
 
   void on_data(const std::shared_ptr<Conn>& c, std::string_view bytes) {

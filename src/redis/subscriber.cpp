@@ -1,13 +1,11 @@
 #include "redis/subscriber.hpp"
 
 #include "redis/backoff.hpp"
+#include "redis/connection.hpp"
 #include "redis/reply_parser.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <array>
 #include <chrono>
@@ -18,19 +16,16 @@
 namespace rollcall::redis {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using Type = RedisValue::Type;
 
 namespace {
 
-std::error_code to_std(const boost::system::error_code& ec) {
-  if (ec == asio::error::eof) return RedisError::connection_lost;
-  if (ec.category() == boost::system::system_category()) {
-    return {ec.value(), std::system_category()};  // compares equal to std::errc values
-  }
-  return ec;
-}
+// One TCP connection (connection.hpp) and when it last had input.
+struct SubConn : detail::ConnBase {
+  using ConnBase::ConnBase;
+  Clock::time_point rx_at;  // last input (heartbeat)
+};
 
 struct Message {
   std::string channel;
@@ -43,7 +38,10 @@ using NameSet = std::set<std::string, std::less<>>;
 
 }  // namespace
 
-class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
+class Subscriber::Impl : public std::enable_shared_from_this<Impl>,
+                         private detail::ConnectionIo<Subscriber::Impl, SubConn> {
+  friend class detail::ConnectionIo<Subscriber::Impl, SubConn>;
+
  public:
   Impl(asio::any_io_executor ex, RedisConfig cfg)
       : ex_(std::move(ex)),
@@ -141,20 +139,7 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
     bool restore = false;            // part of restoring the set on a new connection
     Clock::time_point deadline{};
   };
-  // One TCP connection. Handlers hold it (so buffers outlive the operations)
-  // and ignore their completion once it is no longer the current one.
-  struct Conn {
-    Conn(const asio::any_io_executor& ex, std::size_t max_reply_bytes)
-        : socket(ex), resolver(ex), parser(max_reply_bytes) {}
-    tcp::socket socket;
-    tcp::resolver resolver;
-    ReplyParser parser;
-    bool connected = false;
-    bool writing = false;
-    Clock::time_point rx_at;  // last input (heartbeat)
-    std::string out;          // bytes of the write in flight
-    std::array<char, 16 * 1024> in;
-  };
+  using Conn = SubConn;
 
   static bool encode(const char* command, const std::vector<std::string>& names, std::string& out) {
     std::vector<std::string> argv;
@@ -231,29 +216,12 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
     ++connect_attempts_;
     auto c = conn_ = std::make_shared<Conn>(ex_, cfg_.max_reply_bytes);
     connect_deadline_ = Clock::now() + cfg_.connect_timeout;
-    c->resolver.async_resolve(
-        cfg_.host, std::to_string(cfg_.port), tcp::resolver::numeric_service,
-        [w = weak_from_this(), c](const boost::system::error_code& ec, tcp::resolver::results_type results) {
-          auto self = w.lock();
-          if (!self || self->conn_ != c) return;
-          if (ec) return self->drop(to_std(ec));
-          asio::async_connect(c->socket, results,
-                              [w, c](const boost::system::error_code& ec, const tcp::endpoint&) {
-                                auto self = w.lock();
-                                if (!self || self->conn_ != c) return;
-                                if (ec) return self->drop(to_std(ec));
-                                self->on_connected();
-                              });
-        });
+    open(c, cfg_.host, cfg_.port);
     arm_timer();
   }
 
   void on_connected() {
     auto c = conn_;
-    boost::system::error_code ignored;
-    c->socket.set_option(tcp::no_delay(true), ignored);
-    c->socket.set_option(asio::socket_base::keep_alive(true), ignored);
-    c->connected = true;
     c->rx_at = Clock::now();
     state_ = State::syncing;
     if (!cfg_.password.empty()) {
@@ -277,33 +245,6 @@ class Subscriber::Impl : public std::enable_shared_from_this<Impl> {
     Expect e{kind, set.size()};
     e.restore = true;
     send(argv, std::move(e));
-  }
-
-  void write_some() {
-    if (!conn_ || !conn_->connected || conn_->writing || queued_.empty()) return;
-    auto c = conn_;
-    c->out.swap(queued_);
-    queued_.clear();
-    c->writing = true;
-    asio::async_write(c->socket, asio::buffer(c->out),
-                      [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t) {
-                        auto self = w.lock();
-                        if (!self || self->conn_ != c) return;
-                        c->writing = false;
-                        c->out.clear();
-                        if (ec) return self->drop(to_std(ec));
-                        self->write_some();
-                      });
-  }
-
-  void read_some(const std::shared_ptr<Conn>& c) {
-    c->socket.async_read_some(asio::buffer(c->in),
-                              [w = weak_from_this(), c](const boost::system::error_code& ec, std::size_t n) {
-                                auto self = w.lock();
-                                if (!self || self->conn_ != c) return;
-                                if (ec) return self->drop(to_std(ec));
-                                self->on_data(c, std::string_view(c->in.data(), n));
-                              });
   }
 
   void on_data(const std::shared_ptr<Conn>& c, std::string_view bytes) {
