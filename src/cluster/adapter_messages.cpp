@@ -18,21 +18,6 @@ namespace {
 
 std::error_code bad() { return make_error_code(MsgpackError::bad_message); }
 
-bool contains_placeholder(const json::value& v) {
-  std::vector<const json::value*> stack{&v};
-  while (!stack.empty()) {
-    const json::value* cur = stack.back();
-    stack.pop_back();
-    if (socketio::is_placeholder(*cur)) return true;
-    if (const auto* a = cur->if_array()) {
-      for (const auto& e : *a) stack.push_back(&e);
-    } else if (const auto* o = cur->if_object()) {
-      for (const auto& kv : *o) stack.push_back(&kv.value());
-    }
-  }
-  return false;
-}
-
 bool get_uint(const json::value& v, std::uint64_t& out) {
   if (v.is_uint64()) {
     out = v.get_uint64();

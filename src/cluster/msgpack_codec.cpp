@@ -177,20 +177,6 @@ std::vector<std::size_t> js_key_order(const json::object& o) {
   return order;
 }
 
-bool contains_placeholder(const json::value& v) {
-  std::vector<const json::value*> stack{&v};
-  while (!stack.empty()) {
-    const json::value* cur = stack.back();
-    stack.pop_back();
-    if (socketio::is_placeholder(*cur)) return true;
-    if (const auto* a = cur->if_array()) {
-      for (const auto& e : *a) stack.push_back(&e);
-    } else if (const auto* o = cur->if_object()) {
-      for (const auto& kv : *o) stack.push_back(&kv.value());
-    }
-  }
-  return false;
-}
 
 std::uint32_t load_u32(const unsigned char* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
@@ -518,6 +504,21 @@ struct StringSink {
 };
 
 }  // namespace
+
+bool contains_placeholder(const json::value& v) {
+  std::vector<const json::value*> stack{&v};
+  while (!stack.empty()) {
+    const json::value* cur = stack.back();
+    stack.pop_back();
+    if (socketio::is_placeholder(*cur)) return true;
+    if (const auto* a = cur->if_array()) {
+      for (const auto& e : *a) stack.push_back(&e);
+    } else if (const auto* o = cur->if_object()) {
+      for (const auto& kv : *o) stack.push_back(&kv.value());
+    }
+  }
+  return false;
+}
 
 const std::error_category& msgpack_category() noexcept {
   static const MsgpackCategory category;

@@ -132,6 +132,9 @@ class MsgpackWriter {
   std::error_code error_;
 };
 
+// Whether `v` holds a binary placeholder anywhere (iteratively: no depth limit).
+bool contains_placeholder(const boost::json::value& v);
+
 // JavaScript's Date.prototype.toISOString for a time value in ms (after the
 // Date constructor's TimeClip: truncated toward zero); empty when the value is
 // not finite or beyond +-8.64e15 (an Invalid Date, which JSON writes as null).
