@@ -2,7 +2,7 @@
 # Installs the build and test dependencies of rollcall on Debian 12 (run as root).
 # Idempotent: apt-get runs only when a package is missing.
 #   scripts/deps.sh          build dependencies
-#   scripts/deps.sh --test   ... plus Debian's chromium (browser interop test) and
+#   scripts/deps.sh --test   ... plus Debian's chromium (browser interop test), PostgreSQL 15 and
 #                            the Node packages of tests/interop
 set -euo pipefail
 
@@ -23,14 +23,15 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libhiredis-dev libsqlite3-dev sqlite3 redis-server redis-tools
+  libhiredis-dev libsqlite3-dev sqlite3 libpq-dev redis-server redis-tools
   clang libclang-rt-14-dev
 )
 
 # tests/interop/browser.test.mjs drives /usr/bin/chromium headless through
 # playwright-core (which never downloads a browser of its own).
+# The tests also run a private PostgreSQL (scripts/services.sh).
 if (( with_test )); then
-  packages+=(chromium)
+  packages+=(chromium postgresql-15 postgresql-client-15)
 fi
 
 # Node.js: a newer one may already be installed outside Debian's archive; keep it when >= 18.

@@ -1,13 +1,51 @@
 #!/usr/bin/env bash
 # Throwaway services for the tests, on loopback ports, without systemd.
 #   scripts/services.sh start   starts Redis on 127.0.0.1:$REDIS_PORT (default 16379)
+#                               and PostgreSQL on 127.0.0.1:$PG_PORT (default 15432,
+#                               user postgres, trust auth, database rollcall_test)
 #   scripts/services.sh stop    stops what start started
-# The tests read REDIS_PORT from the environment and fail when nothing answers.
+# The tests read REDIS_PORT and PG_PORT from the environment and fail when
+# nothing answers.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="${SERVICES_DIR:-$ROOT/build-services}"
 REDIS_PORT="${REDIS_PORT:-16379}"
+PG_PORT="${PG_PORT:-15432}"
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+
+pg_answers() {
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1
+}
+
+# A private cluster owned by postgres (it refuses to run as root), data on
+# $BASE/pg, no durability (tests only), loopback only.
+start_postgres() {
+  if pg_answers; then
+    echo "services.sh: PostgreSQL already answers on 127.0.0.1:$PG_PORT"
+  else
+    if [[ -z "$PGBIN" ]]; then
+      echo "services.sh: PostgreSQL is not installed (scripts/deps.sh --test installs it)" >&2
+      exit 1
+    fi
+    local run=(runuser -u postgres --)
+    (( EUID == 0 )) || run=()
+    rm -rf "$BASE/pg"
+    install -d -m 0700 "$BASE/pg"
+    (( EUID == 0 )) && chown postgres:postgres "$BASE/pg"
+    "${run[@]}" "$PGBIN/initdb" -D "$BASE/pg/data" -U postgres -A trust --no-sync -E UTF8 \
+      --locale=C.UTF-8 >"$BASE/pg-initdb.log" 2>&1 ||
+      { echo "services.sh: initdb failed (see $BASE/pg-initdb.log)" >&2; exit 1; }
+    "${run[@]}" "$PGBIN/pg_ctl" -D "$BASE/pg/data" -l "$BASE/pg/pg.log" -w -t 30 \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $BASE/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null ||
+      { echo "services.sh: PostgreSQL did not start on 127.0.0.1:$PG_PORT (see $BASE/pg/pg.log)" >&2; exit 1; }
+    echo "services.sh: PostgreSQL on 127.0.0.1:$PG_PORT"
+  fi
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc \
+    "select 1 from pg_database where datname = 'rollcall_test'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'create database rollcall_test' >/dev/null
+}
 
 start() {
   mkdir -p "$BASE"
@@ -26,12 +64,18 @@ start() {
     done
     echo "services.sh: Redis on 127.0.0.1:$REDIS_PORT"
   fi
+  start_postgres
 }
 
 stop() {
   if [[ -f "$BASE/redis.pid" ]]; then
     kill "$(cat "$BASE/redis.pid")" 2>/dev/null || true
     rm -f "$BASE/redis.pid"
+  fi
+  if [[ -f "$BASE/pg/data/postmaster.pid" && -n "$PGBIN" ]]; then
+    local run=(runuser -u postgres --)
+    (( EUID == 0 )) || run=()
+    "${run[@]}" "$PGBIN/pg_ctl" -D "$BASE/pg/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   fi
 }
 

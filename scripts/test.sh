@@ -61,6 +61,7 @@ step build-fuzz bash scripts/build.sh fuzz
 
 # Real services for the tests that need them (a test that cannot reach one fails).
 export REDIS_PORT="${REDIS_PORT:-16379}"
+export PG_PORT="${PG_PORT:-15432}"
 step services bash scripts/services.sh start
 trap 'bash scripts/services.sh stop' EXIT
 

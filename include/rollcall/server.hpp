@@ -99,6 +99,11 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers{};
 };
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// An answer given later, from any thread (Server::add_async_http_route).
+// Call it once; later calls are ignored. If every copy is destroyed
+// unanswered, the client gets 500.
+using HttpRespond = std::function<void(HttpResponse)>;
+using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpRespond respond)>;
 
 // True if `s` is valid UTF-8 (no overlong forms, no surrogates, at most
 // U+10FFFF). HttpRequest::path and query are percent-decoded and may hold
@@ -146,6 +151,7 @@ class Socket;
 class Namespace;
 class Server;
 class ClusterAdapter;
+class Notifications;
 namespace detail {
 class NamespaceImpl;
 class SocketImpl;
@@ -397,6 +403,16 @@ class Server {
   // ServerOptions::max_http_body are refused with 413 before the handler
   // runs. Handlers run on a loop thread: keep them short.
   void add_http_route(std::string route, HttpHandler handler);
+  // The same for handlers that answer later (after a database query on
+  // another thread): the loop serves other connections meanwhile.
+  void add_async_http_route(std::string route, AsyncHttpHandler handler);
+
+  // Organisation notifications (<rollcall/notifications.hpp>), once a
+  // rollcall::Notifications was made for this server; throws
+  // std::logic_error before.
+  Notifications& notifications();
+  // For rollcall::Notifications, which registers itself (null: detaches).
+  void set_notifications(Notifications* notifications) noexcept;
 
   // A bare Engine.IO endpoint that echoes every message (text or binary);
   // used by the conformance mode. Uses its own heartbeat/payload options.

@@ -151,20 +151,41 @@ Reason check_http_url(std::string_view s) {
   return std::nullopt;
 }
 
+Reason check_postgres_url(std::string_view s) {
+  if (!s.starts_with("postgresql://") && !s.starts_with("postgres://")) {
+    return "must start with postgresql:// (e.g. postgresql://user:password@127.0.0.1:5432/app)";
+  }
+  if (has_space_or_control(s)) return "must not contain spaces or control characters";
+  return std::nullopt;
+}
+
+Reason check_optional_postgres_url(std::string_view s) {
+  if (s.empty()) return std::nullopt;  // no PostgreSQL ingest
+  return check_postgres_url(s);
+}
+
+Reason check_channel(std::string_view s) {
+  if (s.empty()) return "must not be empty";
+  if (s.size() > 63) return "longer than PostgreSQL's 63-byte identifiers";
+  if (has_space_or_control(s)) return "must not contain spaces or control characters";
+  return std::nullopt;
+}
+
 Reason check_store_url(std::string_view s) {
   if (s.empty()) return std::nullopt;  // derived from server.data_dir
   if (s.starts_with("sqlite:")) {
     if (s.size() == 7) return "sqlite: needs a path, e.g. sqlite:/var/lib/rollcall/rollcall.db";
     return std::nullopt;
   }
+  if (s.starts_with("postgresql:") || s.starts_with("postgres:")) return check_postgres_url(s);
   const auto colon = s.find(':');
   const auto scheme = s.substr(0, colon == std::string_view::npos ? 0 : colon);
   const bool is_scheme = !scheme.empty() && std::isalpha(static_cast<unsigned char>(scheme[0])) &&
                          std::all_of(scheme.begin(), scheme.end(), [](unsigned char c) {
                            return std::isalnum(c) || c == '+' || c == '-' || c == '.';
                          });
-  if (is_scheme) return "unsupported store scheme " + quote(s.substr(0, colon + 1)) + " (only sqlite: for now)";
-  return "expected sqlite:PATH, got " + quote(s);
+  if (is_scheme) return "unsupported store scheme " + quote(s.substr(0, colon + 1)) + " (sqlite:PATH or postgresql://...)";
+  return "expected sqlite:PATH or postgresql://..., got " + quote(s);
 }
 
 Reason check_api_key(std::string_view s) {
@@ -263,6 +284,13 @@ void visit(C& c, V& v) {
   v.field("adapter_key", c.cluster.adapter_key, check_redis_name);
   v.field("prefix", c.cluster.prefix, check_redis_name);
   v.field("requests_timeout_ms", c.cluster.requests_timeout_ms, Range{1, max_timer_ms});
+
+  v.section("notifications");
+  v.field("enabled", c.notifications.enabled);
+  v.field("postgres_url", c.notifications.postgres_url, check_optional_postgres_url);
+  v.field("channel", c.notifications.channel, check_channel);
+  v.field("max_age_days", c.notifications.max_age_days, Range{1, 36500});
+  v.field("max_per_user", c.notifications.max_per_user, Range{1, 1000000});
 }
 
 struct Position {
@@ -596,6 +624,20 @@ std::string store_url(const Config& c) {
   if (!c.store.url.empty()) return c.store.url;
   const std::string& dir = c.server.data_dir;
   return "sqlite:" + dir + (dir.ends_with('/') ? "" : "/") + "rollcall.db";
+}
+
+std::string presence_store_url(const Config& c) {
+  std::string url = store_url(c);
+  if (url.starts_with("sqlite:")) return url;
+  const std::string& dir = c.server.data_dir;
+  return "sqlite:" + dir + (dir.ends_with('/') ? "" : "/") + "rollcall.db";
+}
+
+std::string notifications_store_url(const Config& c) {
+  std::string url = store_url(c);
+  if (!url.starts_with("sqlite:")) return url;
+  if (url.ends_with(".db")) url.resize(url.size() - 3);
+  return url + "-notifications.db";
 }
 
 std::optional<ListenAddress> parse_listen(std::string_view listen) {

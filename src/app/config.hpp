@@ -54,7 +54,10 @@ struct Config {
     std::string ca_file;
   } webhooks;
   struct Store {
-    std::string url;  // "sqlite:PATH"; empty = store_url(config) derives it from data_dir
+    // "sqlite:PATH" or "postgresql://..." (notifications and memberships;
+    // presence then stays in SQLite under data_dir); empty = store_url(config)
+    // derives it from data_dir.
+    std::string url;
   } store;
   struct Api {
     std::string key;  // empty = HTTP API off
@@ -77,6 +80,14 @@ struct Config {
     std::string prefix = "rollcall";
     long requests_timeout_ms = 5000;
   } cluster;
+  // docs/notifications.md.
+  struct Notifications {
+    bool enabled = true;
+    std::string postgres_url;  // empty: no LISTEN/outbox ingest
+    std::string channel = "rollcall";
+    long max_age_days = 90;
+    std::size_t max_per_user = 1000;
+  } notifications;
 };
 
 // Thrown for any problem; what() is "<file>:<line>:<col>: <key>: <reason>",
@@ -99,6 +110,13 @@ void validate(const Config& c, const std::string& source_name);
 
 // store.url, or "sqlite:" + server.data_dir + "/rollcall.db" when it is empty.
 std::string store_url(const Config& c);
+// Where presence keeps its state on a single node: store_url() when it is
+// SQLite, else the SQLite file under server.data_dir.
+std::string presence_store_url(const Config& c);
+// Where notifications and memberships are kept: store_url() when it is
+// PostgreSQL; else a SQLite file next to presence's (presence holds its
+// file exclusively): ".../rollcall.db" -> ".../rollcall-notifications.db".
+std::string notifications_store_url(const Config& c);
 
 // server.listen split into host and port: "127.0.0.1:3000", "[::1]:3000"
 // (host "::1"), "localhost:0". nullopt when malformed.

@@ -1,12 +1,14 @@
 #include "app/daemon.hpp"
 
 #include <rollcall/auth.hpp>
+#include <rollcall/notifications.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/parse.hpp>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -91,6 +93,8 @@ struct Daemon::State {
   Config config;
   Server* server = nullptr;
   bool clustered = false;  // presence answers from Redis
+  Notifications* notifications = nullptr;  // null: off (notifications_off says why)
+  std::string notifications_off;
 
   // In a cluster, presence queries read Redis: while it is unreachable
   // they cannot be answered, which is said rather than answered "offline".
@@ -279,7 +283,8 @@ struct Daemon::State {
     return json_response(202, json::object{{"ok", true}});
   }
 
-  HttpResponse api(const HttpRequest& req) {
+  // The refusal of a request without the API key, or nullopt.
+  std::optional<HttpResponse> refuse_api(const HttpRequest& req) const {
     if (config.api.key.empty()) {
       return error_response(403, "the HTTP API is disabled: set api.key in the config file");
     }
@@ -290,6 +295,181 @@ struct Daemon::State {
         CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
       return error_response(401, "missing or invalid API key (Authorization: Bearer <api.key>)");
     }
+    return std::nullopt;
+  }
+
+  // /v1/...: the notification and membership routes answer once the store
+  // has (on the notifications thread); the others at once.
+  void api_async(const HttpRequest& req, HttpRespond respond) {
+    if (auto refused = refuse_api(req)) return respond(std::move(*refused));
+    if (req.path.starts_with("/v1/orgs/") || req.path == "/v1/notifications" ||
+        req.path.starts_with("/v1/users/")) {
+      return notifications_api(req, std::move(respond));
+    }
+    respond(api(req));
+  }
+
+  static HttpResponse method_not_allowed(const char* allow) {
+    auto res = error_response(405, std::string("only ") + allow + " is supported");
+    res.headers.emplace_back("Allow", allow);
+    return res;
+  }
+
+  static std::optional<std::int64_t> parse_id(std::string_view s) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v <= 0) return std::nullopt;
+    return v;
+  }
+
+  // Splits "/v1/orgs/{org}/members[/{user}]" and "/v1/users/{user}/notifications[/read]".
+  static std::vector<std::string> path_parts(std::string_view path) {
+    std::vector<std::string> parts;
+    path.remove_prefix(1);
+    while (!path.empty()) {
+      auto slash = path.find('/');
+      parts.emplace_back(path.substr(0, slash));
+      if (slash == std::string_view::npos) break;
+      path.remove_prefix(slash + 1);
+      if (path.empty()) parts.emplace_back();
+    }
+    return parts;
+  }
+
+  void notifications_api(const HttpRequest& req, HttpRespond respond) {
+    if (notifications == nullptr) {
+      return respond(error_response(503, notifications_off.empty() ? "notifications are off" : notifications_off));
+    }
+    auto parts = path_parts(req.path);  // "v1", ...
+    auto store_error = [](const std::string& e) { return error_response(503, e); };
+    if (parts.size() == 2 && parts[1] == "notifications") {
+      if (req.method != "POST") return respond(method_not_allowed("POST"));
+      std::string error;
+      auto request = parse_notification_request(req.body, error);
+      if (!request) return respond(error_response(400, error));
+      notifications->publish(std::move(*request), [respond, store_error](const std::string& e,
+                                                                         Notifications::Published p) {
+        if (!e.empty()) return respond(store_error(e));
+        json::object o;
+        o["id"] = p.id;
+        o["recipients"] = p.recipients;
+        respond(json_response(201, o));
+      });
+      return;
+    }
+    for (const auto& part : parts) {
+      if (!valid_utf8(part)) return respond(error_response(400, "the path is not valid UTF-8"));
+    }
+    if (parts.size() >= 4 && parts[1] == "orgs" && parts[3] == "members") {
+      const std::string& org = parts[2];
+      if (org.empty()) return respond(error_response(400, "missing org id"));
+      if (parts.size() == 4) {
+        if (req.method != "GET") return respond(method_not_allowed("GET"));
+        notifications->members(org, [respond, org, store_error](const std::string& e, std::vector<Membership> ms) {
+          if (!e.empty()) return respond(store_error(e));
+          json::array members;
+          for (const auto& m : ms) members.push_back(json::object{{"user", m.user}, {"role", m.role}});
+          respond(json_response(200, json::object{{"org", org}, {"members", std::move(members)}}));
+        });
+        return;
+      }
+      if (parts.size() != 5 || parts[4].empty()) return respond(error_response(404, "no such endpoint"));
+      const std::string& user = parts[4];
+      if (req.method == "PUT") {
+        boost::system::error_code ec;
+        json::value v = json::parse(req.body, ec);
+        if (ec) return respond(error_response(400, "the body is not JSON: " + ec.message()));
+        const json::value* role = v.is_object() ? v.as_object().if_contains("role") : nullptr;
+        if (role == nullptr || !role->is_string() || !valid_utf8(role->as_string())) {
+          return respond(error_response(400, "role: required, a string"));
+        }
+        for (const auto& [key, _] : v.as_object()) {
+          if (key != "role") return respond(error_response(400, "unknown field '" + std::string(valid_utf8(key) ? key : "?") + "'"));
+        }
+        Membership m{user, org, std::string(role->as_string())};
+        notifications->set_member(m, [respond, m, store_error](const std::string& e) {
+          if (!e.empty()) return respond(store_error(e));
+          respond(json_response(200, json::object{{"org", m.org}, {"user", m.user}, {"role", m.role}}));
+        });
+        return;
+      }
+      if (req.method == "DELETE") {
+        notifications->remove_member(org, user, [respond, org, user, store_error](const std::string& e, bool removed) {
+          if (!e.empty()) return respond(store_error(e));
+          if (!removed) return respond(error_response(404, "'" + user + "' is not a member of '" + org + "'"));
+          respond(json_response(200, json::object{{"org", org}, {"user", user}, {"deleted", true}}));
+        });
+        return;
+      }
+      return respond(method_not_allowed("PUT, DELETE"));
+    }
+    if (parts.size() >= 4 && parts[1] == "users" && parts[3] == "notifications") {
+      const std::string& user = parts[2];
+      if (user.empty()) return respond(error_response(400, "missing user id"));
+      if (parts.size() == 4) {
+        if (req.method != "GET") return respond(method_not_allowed("GET"));
+        std::optional<std::int64_t> before;
+        std::size_t limit = 50;
+        if (auto b = req.query.find("before"); b != req.query.end()) {
+          before = parse_id(b->second);
+          if (!before) return respond(error_response(400, "before: must be a notification id"));
+        }
+        if (auto l = req.query.find("limit"); l != req.query.end()) {
+          auto n = parse_id(l->second);
+          if (!n || *n > 200) return respond(error_response(400, "limit: must be 1..200"));
+          limit = static_cast<std::size_t>(*n);
+        }
+        notifications->list(user, before, limit, [respond, store_error](const std::string& e, NotificationPage page) {
+          if (!e.empty()) return respond(store_error(e));
+          json::object o;
+          json::array items;
+          for (const auto& n : page.items) items.push_back(to_json(n));
+          o["items"] = std::move(items);
+          o["next"] = page.next ? json::value(*page.next) : json::value(nullptr);
+          o["unread"] = page.unread;
+          respond(json_response(200, o));
+        });
+        return;
+      }
+      if (parts.size() == 5 && parts[4] == "read") {
+        if (req.method != "POST") return respond(method_not_allowed("POST"));
+        boost::system::error_code ec;
+        json::value v = json::parse(req.body, ec);
+        if (ec || !v.is_object()) return respond(error_response(400, "the body must be {\"ids\": [...]} or {\"all\": true}"));
+        const auto& o = v.as_object();
+        bool all = false;
+        std::vector<std::int64_t> ids;
+        if (const auto* a = o.if_contains("all")) {
+          if (!a->is_bool()) return respond(error_response(400, "all: must be true"));
+          all = a->as_bool();
+        }
+        if (const auto* list = o.if_contains("ids")) {
+          if (!list->is_array()) return respond(error_response(400, "ids: must be an array of notification ids"));
+          for (const auto& id : list->as_array()) {
+            if (!id.is_int64() && !id.is_uint64()) return respond(error_response(400, "ids: must be an array of notification ids"));
+            ids.push_back(id.to_number<std::int64_t>());
+          }
+          if (ids.size() > 1000) return respond(error_response(400, "ids: at most 1000 at once"));
+        }
+        if (!all && !o.contains("ids")) return respond(error_response(400, "give ids or all: true"));
+        notifications->mark_read(user, std::move(ids), all, "",
+                                 [respond, store_error](const std::string& e, Notifications::ReadResult r) {
+                                   if (!e.empty()) return respond(store_error(e));
+                                   json::array marked;
+                                   for (auto id : r.ids) marked.push_back(id);
+                                   json::object out;
+                                   if (r.all) out["all"] = true;
+                                   else out["ids"] = std::move(marked);
+                                   out["unread"] = r.unread;
+                                   respond(json_response(200, out));
+                                 });
+        return;
+      }
+    }
+    respond(error_response(404, "no such endpoint"));
+  }
+
+  HttpResponse api(const HttpRequest& req) {
     if (req.path == "/v1/emit") {
       if (req.method != "POST") {
         auto res = error_response(405, "only POST is supported");
@@ -389,9 +569,7 @@ ServerOptions server_options(const Config& c) {
   o.presence.enabled = true;
   o.presence.grace = Millis(c.presence.grace_ms);
   if (c.cluster.redis_url.empty()) {
-    std::string store = store_url(c);
-    if (!store.starts_with("sqlite:")) throw ConfigError("store.url: unsupported scheme in '" + store + "'");
-    o.presence.store = open_sqlite_store(store.substr(7));
+    o.presence.store = open_sqlite_store(presence_store_url(c).substr(7));
   }  // else presence lives in Redis (Daemon joins the cluster)
   auto& w = o.presence.webhooks;
   w.url = c.webhooks.url;
@@ -488,7 +666,9 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   auto state = state_;
   server_->use(std::move(identify));
   server_->on_connection([state](Socket& socket) { state->install_handlers(socket); });
-  server_->add_http_route("/v1/", [state](const HttpRequest& req) { return state->api(req); });
+  server_->add_async_http_route("/v1/", [state](const HttpRequest& req, HttpRespond respond) {
+    state->api_async(req, std::move(respond));
+  });
   server_->add_http_route("/healthz", [state](const HttpRequest& req) {
     if (req.method != "GET") {
       return HttpResponse{.status = 405,
@@ -511,6 +691,55 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     return json_response(503, o);
   });
   join_cluster(config);
+  start_notifications(config, mode);
+}
+
+// The demo organisations of docs/notifications.md ("Demo"): Minnie at
+// Disney's order desk buys from Looney Tunes.
+const std::vector<Membership>& demo_memberships() {
+  static const std::vector<Membership> members = {
+      {"foghorn", "looney-tunes", "admin"}, {"daffy", "looney-tunes", "admin"},
+      {"bugs", "looney-tunes", "developer"}, {"mickey", "disney", "admin"},
+      {"minnie", "disney", "order-desk"},
+  };
+  return members;
+}
+
+void Daemon::start_notifications(const Config& config, Mode mode) {
+  const auto& n = config.notifications;
+  if (!n.enabled) {
+    state_->notifications_off = "notifications are off (notifications.enabled = false)";
+    return;
+  }
+  std::string store = notifications_store_url(config);
+  if (cluster_ && store.starts_with("sqlite:")) {
+    // Each node's file would hold a different history: refuse to pretend.
+    state_->notifications_off =
+        "notifications need a store shared by the cluster: set store.url to a postgresql:// URL";
+    spdlog::warn("notifications are off: {}", state_->notifications_off);
+    return;
+  }
+  NotificationOptions o;
+  o.store_url = store;
+  o.postgres_url = n.postgres_url;
+  o.channel = n.channel;
+  o.max_age = std::chrono::hours(24 * n.max_age_days);
+  o.max_per_user = n.max_per_user;
+  try {
+    notifications_ = std::make_unique<Notifications>(*server_, std::move(o));
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+  state_->notifications = notifications_.get();
+  if (mode == Mode::demo) {
+    for (const auto& m : demo_memberships()) {
+      notifications_->set_member(m, [m](const std::string& e) {
+        if (!e.empty()) spdlog::error("demo: cannot add {} to {}: {}", m.user, m.org, e);
+      });
+    }
+    spdlog::info("demo: organisations looney-tunes (foghorn, daffy: admin; bugs: developer) and "
+                 "disney (mickey: admin; minnie: order-desk)");
+  }
 }
 
 void Daemon::join_cluster(const Config& config) {

@@ -5,6 +5,7 @@
 #include "app/config.hpp"
 
 #include <rollcall/cluster.hpp>
+#include <rollcall/notifications.hpp>
 #include <rollcall/server.hpp>
 
 #include <memory>
@@ -20,6 +21,9 @@ class Daemon {
     // "all", `bcast` (data) -> to("all").emit("msg", data), `echo` (data,
     // ack) -> ack(data). Presence stays on.
     bench,
+    // As normal, plus the demo organisations in the membership directory
+    // (rollcalld --demo; docs/notifications.md, "Demo").
+    demo,
   };
   // Throws ConfigError (or std::runtime_error for an unusable store or key).
   explicit Daemon(const Config& config, Mode mode = Mode::normal);
@@ -31,11 +35,19 @@ class Daemon {
 
  private:
   void join_cluster(const Config& config);
+  void start_notifications(const Config& config, Mode mode);
 
   std::shared_ptr<State> state_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<Cluster> cluster_;  // with [cluster] redis_url; leaves before the server goes
+  std::unique_ptr<Notifications> notifications_;  // declared last: stopped first
 };
+
+// rollcalld --demo's secrets (when the config file sets none).
+inline constexpr const char* kDemoJwtSecret = "rollcall-demo-secret";
+inline constexpr const char* kDemoApiKey = "rollcall-demo-api-key";
+// The demo organisations' memberships (rollcalld --demo).
+const std::vector<Membership>& demo_memberships();
 
 // ServerOptions from the config (presence store and webhooks included).
 ServerOptions server_options(const Config& config);

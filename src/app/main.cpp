@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   unsigned threads = 0;
   bool conformance = false;
   bool bench = false;
+  bool demo = false;
   long ping_interval = 0, ping_timeout = 0, recovery_ms = 0;
   std::size_t max_payload = 0;
   std::vector<std::string> cors;
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
                "serve the handlers the official Engine.IO/Socket.IO protocol suites expect");
   app.add_flag("--bench", bench,
                "benchmark handlers (tokens taken as user ids, unverified; loopback only)");
+  app.add_flag("--demo", demo,
+               "demo organisations and users, a demo JWT secret and API key (never in production)");
   app.add_option("--path", path, "Socket.IO path (default /socket.io/)");
   app.add_option("--ping-interval", ping_interval, "heartbeat interval, ms");
   app.add_option("--ping-timeout", ping_timeout, "heartbeat timeout, ms");
@@ -81,6 +84,16 @@ int main(int argc, char** argv) {
       bench_dir = "/tmp/rollcall-bench-" + std::to_string(::getpid());
       srv.data_dir = bench_dir;
     }
+    if (demo) {
+      // Known secrets, so that the demo's pages and scripts can sign in.
+      if (config.auth.jwt_secret.empty() && config.auth.jwt_public_key_file.empty()) {
+        config.auth.jwt_secret = rollcall::app::kDemoJwtSecret;
+      }
+      if (config.api.key.empty()) config.api.key = rollcall::app::kDemoApiKey;
+      if (!app.count("--data-dir") && config_file.empty()) srv.data_dir = "/tmp/rollcall-demo";
+      spdlog::warn("demo mode: JWT secret '{}', API key '{}' (never use them in production)",
+                   config.auth.jwt_secret, config.api.key);
+    }
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
@@ -93,6 +106,9 @@ int main(int argc, char** argv) {
                                        "--listen is a loopback address (127.0.0.0/8 or ::1)");
     }
     if (bench && conformance) throw rollcall::app::ConfigError("--bench and --conformance exclude each other");
+    if (demo && (bench || conformance)) {
+      throw rollcall::app::ConfigError("--demo excludes --bench and --conformance");
+    }
     std::unique_ptr<rollcall::Server> conformance_server;
     std::unique_ptr<rollcall::app::Daemon> daemon;
     rollcall::Server* server = nullptr;
@@ -101,12 +117,14 @@ int main(int argc, char** argv) {
       server = conformance_server.get();
     } else {
       daemon = std::make_unique<rollcall::app::Daemon>(
-          config, bench ? rollcall::app::Daemon::Mode::bench : rollcall::app::Daemon::Mode::normal);
+          config, bench  ? rollcall::app::Daemon::Mode::bench
+                  : demo ? rollcall::app::Daemon::Mode::demo
+                         : rollcall::app::Daemon::Mode::normal);
       server = &daemon->server();
     }
     server->listen(hp.host, hp.port);
     spdlog::info("rollcalld listening on {}:{} ({} threads{})", hp.host, server->port(),
-                 server->threads(), conformance ? ", conformance mode" : bench ? ", bench mode" : "");
+                 server->threads(), conformance ? ", conformance mode" : bench ? ", bench mode" : demo ? ", demo mode" : "");
     std::printf("listening %u\n", static_cast<unsigned>(server->port()));
     std::fflush(stdout);
     std::thread signal_thread([server, signals] {

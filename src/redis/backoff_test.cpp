@@ -1,6 +1,6 @@
 // The backoff policy, and RedisClient's use of it without a Redis (a closed
 // port, FakeRedis).
-#include "redis/backoff.hpp"
+#include "common/backoff.hpp"
 
 #include "redis/redis_client.hpp"
 #include "redis/test_support.hpp"

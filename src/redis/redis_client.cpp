@@ -1,6 +1,6 @@
 #include "redis/redis_client.hpp"
 
-#include "redis/backoff.hpp"
+#include "common/backoff.hpp"
 #include "redis/connection.hpp"
 #include "redis/reply_parser.hpp"
 

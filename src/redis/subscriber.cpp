@@ -1,6 +1,6 @@
 #include "redis/subscriber.hpp"
 
-#include "redis/backoff.hpp"
+#include "common/backoff.hpp"
 #include "redis/connection.hpp"
 #include "redis/reply_parser.hpp"
 

@@ -16,6 +16,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -316,7 +317,20 @@ asio::awaitable<void> connection(HttpContext& ctx, Loop& loop, tcp::socket socke
     }
     Request req = parser->release();
     if (!engine) {
-      Response res = serve_route(ctx.routes, req, query);
+      Response res = not_found_response(req.version());
+      if (auto call = find_route(ctx.routes, req, query)) {
+        // The handler may answer later, from any thread: wait for it here,
+        // the loop serves others meanwhile.
+        auto ex = co_await asio::this_coro::executor;
+        HttpResponse out = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(HttpResponse)>(
+            [&call, ex](auto handler) {
+              auto h = std::make_shared<decltype(handler)>(std::move(handler));
+              call_route(*call, [ex](std::function<void()> f) { asio::post(ex, std::move(f)); },
+                         [h](HttpResponse r) { (*h)(std::move(r)); });
+            },
+            asio::use_awaitable);
+        res = to_response(std::move(out), req.version());
+      }
       res.keep_alive(req.keep_alive());
       res.prepare_payload();
       stream.expires_after(kIdleTimeout);

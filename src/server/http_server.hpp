@@ -25,7 +25,7 @@ struct Engine;
 
 class HttpServer {
  public:
-  using Routes = std::vector<std::pair<std::string, HttpHandler>>;  // HttpRoutes (routes.hpp)
+  using Routes = std::vector<std::pair<std::string, AsyncHttpHandler>>;  // HttpRoutes (routes.hpp)
   HttpServer(std::vector<std::unique_ptr<Loop>>& loops,
              std::vector<std::unique_ptr<engineio::Engine>>& engines, Routes& routes,
              std::size_t route_body_limit);

@@ -177,8 +177,27 @@ void Server::set_presence(std::shared_ptr<Presence> presence) {
 }
 
 void Server::add_http_route(std::string prefix, HttpHandler handler) {
+  add_async_http_route(std::move(prefix), [handler = std::move(handler)](const HttpRequest& req,
+                                                                         HttpRespond respond) {
+    respond(handler(req));
+  });
+}
+
+void Server::add_async_http_route(std::string prefix, AsyncHttpHandler handler) {
+  if (impl_->running) throw std::logic_error("add_http_route: the server is running");
   impl_->routes.emplace_back(std::move(prefix), std::move(handler));
 }
+
+Notifications& Server::notifications() {
+  auto* n = impl_->notifications.load();
+  if (n == nullptr) {
+    throw std::logic_error("notifications are off: make a rollcall::Notifications for this server "
+                           "(<rollcall/notifications.hpp>)");
+  }
+  return *n;
+}
+
+void Server::set_notifications(Notifications* notifications) noexcept { impl_->notifications = notifications; }
 
 void Server::listen(const std::string& host, std::uint16_t port) { impl_->http->listen(host, port); }
 std::uint16_t Server::port() const noexcept { return impl_->http->port(); }

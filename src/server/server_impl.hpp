@@ -31,7 +31,8 @@ struct Server::Impl : detail::Core {
   ~Impl();
 
   std::vector<std::unique_ptr<engineio::Engine>> engines;
-  std::vector<std::pair<std::string, HttpHandler>> routes;
+  std::vector<std::pair<std::string, AsyncHttpHandler>> routes;
+  std::atomic<Notifications*> notifications{nullptr};  // Server::set_notifications
   std::unique_ptr<HttpServer> http;
   std::unique_ptr<detail::PresenceTracker> presence;  // the built-in one
   std::size_t presence_observer = 0;                    // its index in socket_observers

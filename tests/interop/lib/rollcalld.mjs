@@ -256,3 +256,30 @@ export async function postEmit(server, body, { key = API_KEY, method = "POST" } 
   }
   return { status: res.status, json, headers: res.headers };
 }
+
+/**
+ * `method` `p` on the HTTP API with the API key and a JSON body (an
+ * object, or raw text). Resolves { status, json, text }.
+ */
+export async function apiRequest(server, method, p, body, { key = API_KEY, ms = WAIT_MS } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (key !== null) headers.authorization = `Bearer ${key}`;
+  const res = await withDeadline(
+    fetch(`${server.base}${p}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(ms),
+    }),
+    ms + 500,
+    `${method} ${p}`,
+  );
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, json, text };
+}

@@ -1,4 +1,4 @@
-// Capped exponential backoff with jitter, for reconnecting to Redis: after
+// Capped exponential backoff with jitter, for reconnecting (Redis, PostgreSQL): after
 // n failed attempts in a row the next one waits initial * 2^(n-1), at most
 // `max`, times a random factor in [0.8, 1.2] (so that nodes which lost Redis
 // together do not come back in lockstep; the jittered delay may exceed `max`
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <random>
 
-namespace rollcall::redis {
+namespace rollcall {
 
 class Backoff {
  public:
@@ -42,4 +42,4 @@ class Backoff {
   std::minstd_rand rng_;
 };
 
-}  // namespace rollcall::redis
+}  // namespace rollcall
