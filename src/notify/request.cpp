@@ -1,5 +1,5 @@
-// The JSON of a notification request, checked field by field, and of a
-// notification as a user sees it.
+// The JSON of a notification request, checked field by field (fuzzed by
+// fuzz/notification_fuzz.cpp: it needs nothing but Boost.JSON and the codec).
 #include <rollcall/notifications.hpp>
 
 #include <boost/json/parse.hpp>
@@ -139,17 +139,6 @@ std::optional<NotificationRequest> parse_notification_request(const json::value&
     r.detail_roles = std::move(list);
   }
   return r;
-}
-
-json::object to_json(const Notification& n) {
-  json::object o;
-  o["id"] = n.id;
-  o["type"] = n.type;
-  o["data"] = n.data;
-  o["created_at"] = format_rfc3339_ms(n.created_ms);
-  o["read"] = n.read;
-  if (n.detail) o["detail"] = *n.detail;
-  return o;
 }
 
 }  // namespace rollcall

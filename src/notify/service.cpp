@@ -60,6 +60,17 @@ json::object error_reply(const std::string& error) {
 
 }  // namespace
 
+json::object to_json(const Notification& n) {
+  json::object o;
+  o["id"] = n.id;
+  o["type"] = n.type;
+  o["data"] = n.data;
+  o["created_at"] = format_rfc3339_ms(n.created_ms);
+  o["read"] = n.read;
+  if (n.detail) o["detail"] = *n.detail;
+  return o;
+}
+
 struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   Server& server;
   NotificationOptions options;

@@ -17,7 +17,11 @@ import {
   startRollcalld,
   tokenFor,
 } from "./lib/rollcalld.mjs";
-import { ackWithin, closeAll, expectNoEvent, once, pollUntil, WAIT_MS } from "./lib/server.mjs";
+import { execFile } from "node:child_process";
+import path from "node:path";
+
+import { ackWithin, closeAll, expectNoEvent, once, pollUntil, startServer, WAIT_MS } from "./lib/server.mjs";
+import { tempDir } from "./lib/rollcalld.mjs";
 
 /** Every `event` the socket gets, as argument arrays, with a wait for the first n. */
 function record(socket, event) {
@@ -333,6 +337,37 @@ describe("the outbox through a crash", () => {
     }
     assert.equal(all.length, total, "nothing lost, nothing twice");
     assert.deepEqual([...all].reverse(), Array.from({ length: total }, (_, i) => i), "in row order");
+  });
+});
+
+describe("the demo (rollcalld --demo, scripts/demo-order.sh)", () => {
+  let rc;
+  after(async () => {
+    await closeAll();
+    await rc?.stop();
+  });
+
+  it("tells both organisations of Minnie's order, with the detail for admins and the order desk only", async () => {
+    rc = await startServer({ bin: "rollcalld", args: ["--demo", "--data-dir", tempDir()] });
+    // Minnie and Bugs are online in a tab: the order lands there live.
+    const minnie = await connectUser(rc.url, tokenFor("minnie", { secret: "rollcall-demo-secret", orgs: [{ id: "disney", role: "order-desk" }] }));
+    const bugs = await connectUser(rc.url, tokenFor("bugs", { secret: "rollcall-demo-secret", orgs: [{ id: "looney-tunes", role: "developer" }] }));
+    const live = [once(minnie, "notification"), once(bugs, "notification")];
+    const script = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), "../../scripts/demo-order.sh");
+    const out = await new Promise((resolve, reject) =>
+      execFile("bash", [script, rc.base], { timeout: WAIT_MS * 2 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    assert.match(out, /stored for 5 users/);
+    assert.match(out, /Foghorn Leghorn +looney-tunes\/admin +got the order with detail/);
+    assert.match(out, /Daffy Duck +looney-tunes\/admin +got the order with detail/);
+    assert.match(out, /Bugs Bunny +looney-tunes\/developer +got the order, without its detail/);
+    assert.match(out, /Mickey Mouse +disney\/admin +got the order with detail/);
+    assert.match(out, /Minnie Mouse +disney\/order-desk +got the order with detail/);
+    const [[toMinnie], [toBugs]] = await Promise.all(live);
+    assert.equal(toMinnie.detail.order, "LT-1042");
+    assert.equal("detail" in toBugs, false);
   });
 });
 
