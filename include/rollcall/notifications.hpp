@@ -80,10 +80,10 @@ struct Membership {
 
 struct NotificationOptions {
   // "sqlite:PATH" (embedded) or "postgresql://..." (shared by a cluster).
-  std::string store_url;
+  std::string store_url{};
   // Ingest from PostgreSQL: LISTEN on `channel`, read `rollcall_outbox`.
   // Empty: no PostgreSQL ingest.
-  std::string postgres_url;
+  std::string postgres_url{};
   std::string channel = "rollcall";
   std::chrono::hours max_age{24 * 90};  // older notifications are removed
   std::size_t max_per_user = 1000;      // a user's oldest beyond this are removed

@@ -16,6 +16,7 @@
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -81,7 +82,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   std::thread thread;
   asio::steady_timer prune_timer{ioc};
   std::unique_ptr<notify::PgIngest> ingest;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
 
   mutable std::mutex mutex;  // guards the fields below
   bool store_ok = true;
@@ -320,6 +321,13 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
          });
   }
 
+  // The directory changed for `user` other than through its token: the
+  // next connection writes the token's orgs again (the token is the truth).
+  void forget_memberships(const std::string& user) {
+    std::lock_guard lock(mutex);
+    membership_seen.erase(user);
+  }
+
   static json::object page_json(const NotificationPage& page) {
     json::object o;
     json::array items;
@@ -429,6 +437,7 @@ void Notifications::mark_read(std::string user, std::vector<std::int64_t> ids, b
 }
 
 void Notifications::set_member(Membership m, std::function<void(const std::string&)> cb) {
+  impl_->forget_memberships(m.user);
   impl_->post(
       [m = std::move(m), cb](notify::Store& st) {
         st.put_member(m);
@@ -441,6 +450,7 @@ void Notifications::set_member(Membership m, std::function<void(const std::strin
 
 void Notifications::remove_member(std::string org, std::string user,
                                   std::function<void(const std::string&, bool)> cb) {
+  impl_->forget_memberships(user);
   impl_->post(
       [org = std::move(org), user = std::move(user), cb](notify::Store& st) {
         bool removed = st.delete_member(org, user);
@@ -464,10 +474,7 @@ void Notifications::members(std::string org, std::function<void(const std::strin
 
 void Notifications::set_memberships(std::string user, std::vector<OrgRole> orgs,
                                     std::function<void(const std::string&)> cb) {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->membership_seen.erase(user);
-  }
+  impl_->forget_memberships(user);
   impl_->post(
       [user = std::move(user), orgs = std::move(orgs), cb](notify::Store& st) {
         st.replace_memberships(user, orgs);

@@ -5,6 +5,7 @@
 #include <rollcall/asio.hpp>
 #include <rollcall/auth.hpp>
 #include <rollcall/cluster.hpp>
+#include <rollcall/notifications.hpp>
 #include <rollcall/presence.hpp>
 #include <rollcall/server.hpp>
 
@@ -14,6 +15,9 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <unistd.h>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -145,6 +149,46 @@ TEST(CppApiDoc, ClusterSnippetCompilesAndRuns) {
   io.stop(std::chrono::milliseconds(500));
   runner.join();
   cluster.stop();
+}
+
+// "Notifications", with the SQLite store in a temporary directory.
+TEST(CppApiDoc, NotificationsSnippetCompilesAndRuns) {
+  auto dir = std::filesystem::temp_directory_path() / ("rollcall-cpp-api-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  rollcall::ServerOptions options;
+  options.threads = 1;
+  options.presence.enabled = false;
+  rollcall::Server io(options);
+  EXPECT_THROW(io.notifications(), std::logic_error);
+  EXPECT_THROW(rollcall::Notifications(io, {.store_url = "mysql://x"}), std::runtime_error);
+  {
+    rollcall::Notifications notifications(io, {.store_url = "sqlite:" + (dir / "n.db").string()});
+    std::promise<std::string> member;
+    notifications.set_member({"minnie", "disney", "order-desk"}, [&](const std::string& e) { member.set_value(e); });
+    EXPECT_EQ(member.get_future().get(), "");
+    rollcall::NotificationRequest order;
+    order.audience.orgs = {"disney"};
+    order.type = "order.placed";
+    order.data = boost::json::object{{"product", "Acme Giant Rubber Band"}};
+    std::promise<rollcall::Notifications::Published> stored;
+    io.notifications().publish(std::move(order), [&](const std::string& error, auto published) {
+      EXPECT_EQ(error, "");
+      stored.set_value(published);
+    });
+    auto p = stored.get_future().get();
+    EXPECT_EQ(p.recipients, 1u);
+    std::promise<rollcall::NotificationPage> page;
+    notifications.list("minnie", std::nullopt, 10, [&](const std::string&, rollcall::NotificationPage pg) {
+      page.set_value(std::move(pg));
+    });
+    auto pg = page.get_future().get();
+    ASSERT_EQ(pg.items.size(), 1u);
+    EXPECT_EQ(pg.items[0].id, p.id);
+    EXPECT_EQ(pg.unread, 1u);
+    notifications.stop();
+  }
+  EXPECT_THROW(io.notifications(), std::logic_error);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

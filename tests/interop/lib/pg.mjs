@@ -66,3 +66,55 @@ export async function freshDatabase(name = "t") {
 export function literal(s) {
   return `'${String(s).replaceAll("'", "''")}'`;
 }
+
+function run(cmd, argv, { ms = 30000 } = {}) {
+  return new Promise((resolve, reject) =>
+    execFile(cmd, argv, { timeout: ms }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${cmd} ${argv.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/**
+ * A PostgreSQL of the test's own (for fault tests that stop it), on a free
+ * loopback port, data in /tmp, owned by postgres. { port, url (database
+ * rollcall), stop(), start(), destroy() }. Commits are synchronous, so an
+ * immediate stop keeps what was committed.
+ */
+export async function startPrivatePostgres() {
+  const net = await import("node:net");
+  const fs = await import("node:fs");
+  const bins = fs.readdirSync("/usr/lib/postgresql").sort().map((v) => `/usr/lib/postgresql/${v}/bin`);
+  if (bins.length === 0) throw new Error("PostgreSQL is not installed (scripts/deps.sh --test)");
+  const bin = bins[bins.length - 1];
+  const port = await new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const dir = `/tmp/rollcall-pg-${process.pid}-${++counter}`;
+  const asPostgres = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
+  const exec = (argv) => run(asPostgres[0] ?? argv[0], asPostgres.length ? [...asPostgres.slice(1), ...argv] : argv.slice(1));
+  await run("install", ["-d", "-m", "0700", ...(process.getuid() === 0 ? ["-o", "postgres", "-g", "postgres"] : []), dir]);
+  await exec([`${bin}/initdb`, "-D", `${dir}/data`, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
+  const start = () =>
+    exec([`${bin}/pg_ctl`, "-D", `${dir}/data`, "-l", `${dir}/pg.log`, "-w", "-t", "30", "-o",
+      `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off`, "start"]);
+  const stop = () => exec([`${bin}/pg_ctl`, "-D", `${dir}/data`, "-m", "immediate", "-w", "-t", "30", "stop"]);
+  await start();
+  await psql({ name: "postgres", port }, "create database rollcall");
+  return {
+    port,
+    name: "rollcall",
+    url: `postgresql://postgres@127.0.0.1:${port}/rollcall`,
+    start,
+    stop,
+    async destroy() {
+      await stop().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
