@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace rollcall::notify {
 
@@ -34,20 +35,27 @@ CREATE INDEX IF NOT EXISTS rollcall_notification_recipients_notification
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
-// A PostgreSQL array literal of text: {"a","b\"c"}.
-std::string text_array(const std::vector<std::string>& items) {
+// A PostgreSQL array literal of text, NULL for nullopt: {"a","b\"c",NULL}.
+std::string array(const std::vector<std::optional<std::string>>& items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i) out += ',';
+    if (!items[i]) {
+      out += "NULL";
+      continue;
+    }
     out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
+    for (char ch : *items[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
     }
     out += '"';
   }
-  out += '}';
-  return out;
+  return out + '}';
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+  return array(std::vector<std::optional<std::string>>(items.begin(), items.end()));
 }
 
 std::string int_array(const std::vector<std::int64_t>& ids) {
@@ -133,38 +141,70 @@ class PgStore final : public Store {
         {user, text_array(ids), text_array(roles)}));
   }
 
-  Stored insert(const NewNotification& n, const std::vector<Recipient>& recipients) override {
+  // Five round trips for the whole batch, whatever its size: ids from the
+  // sequence, the notifications (a source stored before is skipped), those
+  // skipped looked up, the recipients, the commit.
+  std::vector<Stored> insert_batch(const std::vector<Insert>& batch) override {
     auto& c = conn();
     check(c.exec("BEGIN"));
     Guard guard{c};
-    Stored out;
-    out.created_ms = n.created_ms;
-    auto opt = [](const std::string& s) { return s.empty() ? std::nullopt : std::optional<std::string>(s); };
-    auto r = check(c.exec(
-        "INSERT INTO rollcall_notifications (type, data, detail, source, created_ms) VALUES ($1, $2, $3, $4, $5) "
+    const auto n = batch.size();
+    auto ids = check(c.exec(
+        "SELECT nextval(pg_get_serial_sequence('rollcall_notifications', 'id')) FROM generate_series(1, $1)",
+        {std::to_string(n)}));
+    std::vector<Stored> out(n);
+    std::vector<std::optional<std::string>> id_text, types, datas, details, sources, created;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& nn = batch[i].notification;
+      out[i].id = ids.int64(static_cast<int>(i), 0);
+      out[i].created_ms = nn.created_ms;
+      id_text.emplace_back(std::to_string(out[i].id));
+      types.emplace_back(nn.type);
+      datas.emplace_back(nn.data);
+      details.push_back(nn.detail.empty() ? std::nullopt : std::optional<std::string>(nn.detail));
+      sources.push_back(nn.source.empty() ? std::nullopt : std::optional<std::string>(nn.source));
+      created.emplace_back(std::to_string(nn.created_ms));
+    }
+    auto inserted = check(c.exec(
+        "INSERT INTO rollcall_notifications (id, type, data, detail, source, created_ms) "
+        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) "
         "ON CONFLICT (source) DO NOTHING RETURNING id",
-        {n.type, n.data, opt(n.detail), opt(n.source), std::to_string(n.created_ms)}));
-    if (r.rows() == 0) {
-      auto d = check(c.exec("SELECT id, created_ms FROM rollcall_notifications WHERE source = $1", {n.source}));
-      if (d.rows()) {
-        out.id = d.int64(0, 0);
-        out.created_ms = d.int64(0, 1);
+        {array(id_text), array(types), array(datas), array(details), array(sources), array(created)}));
+    std::unordered_set<std::int64_t> fresh;
+    for (int i = 0; i < inserted.rows(); ++i) fresh.insert(inserted.int64(i, 0));
+    std::vector<std::optional<std::string>> dup_sources;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (fresh.count(out[i].id)) continue;
+      out[i].duplicate = true;
+      dup_sources.push_back(sources[i]);
+    }
+    if (!dup_sources.empty()) {  // rare: an outbox row seen again after a crash
+      auto d = check(c.exec("SELECT source, id, created_ms FROM rollcall_notifications WHERE source = ANY($1::text[])",
+                            {array(dup_sources)}));
+      for (int r = 0; r < d.rows(); ++r) {
+        for (std::size_t i = 0; i < n; ++i) {
+          if (out[i].duplicate && sources[i] && *sources[i] == d.text(r, 0)) {
+            out[i].id = d.int64(r, 1);
+            out[i].created_ms = d.int64(r, 2);
+          }
+        }
       }
-      out.duplicate = true;
-      return out;  // rolled back by the guard
     }
-    out.id = r.int64(0, 0);
-    std::vector<std::string> users, details;
-    users.reserve(recipients.size());
-    details.reserve(recipients.size());
-    for (const auto& rc : recipients) {
-      users.push_back(rc.user);
-      details.push_back(rc.detail ? "t" : "f");
+    std::vector<std::optional<std::string>> users, rids, flags;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (out[i].duplicate) continue;
+      for (const auto& rc : batch[i].recipients) {
+        users.emplace_back(rc.user);
+        rids.emplace_back(id_text[i]);
+        flags.emplace_back(rc.detail ? "t" : "f");
+      }
     }
-    check(c.exec(
-        "INSERT INTO rollcall_notification_recipients (user_id, notification_id, detail) "
-        "SELECT u, $1, d FROM unnest($2::text[], $3::boolean[]) AS t(u, d) ON CONFLICT DO NOTHING",
-        {std::to_string(out.id), text_array(users), text_array(details)}));
+    if (!users.empty()) {
+      check(c.exec(
+          "INSERT INTO rollcall_notification_recipients (user_id, notification_id, detail) "
+          "SELECT * FROM unnest($1::text[], $2::bigint[], $3::boolean[]) ON CONFLICT DO NOTHING",
+          {array(users), array(rids), array(flags)}));
+    }
     check(c.exec("COMMIT"));
     guard.done = true;
     return out;

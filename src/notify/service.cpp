@@ -96,18 +96,24 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   template <class Job, class OnError>
   void post(Job job, OnError on_error) {
     asio::post(ioc, [self = shared_from_this(), job = std::move(job), on_error = std::move(on_error)]() mutable {
-      try {
-        job(*self->store);
-        self->set_store_state(true, "");
-      } catch (const notify::StoreError& e) {
-        self->set_store_state(false, e.what());
-        spdlog::error("notifications: {}", e.what());
-        on_error(std::string("notifications are unavailable: ") + e.what());
-      } catch (const std::exception& e) {  // a bug: said, and the thread goes on
-        spdlog::error("notifications: a job failed: {}", e.what());
-        on_error("internal error");
-      }
+      self->run_job(job, on_error);
     });
+  }
+
+  // `job` now (on the notifications thread), its failures caught once here.
+  template <class Job, class OnError>
+  void run_job(Job&& job, OnError&& on_error) {
+    try {
+      job(*store);
+      set_store_state(true, "");
+    } catch (const notify::StoreError& e) {
+      set_store_state(false, e.what());
+      spdlog::error("notifications: {}", e.what());
+      on_error(std::string("notifications are unavailable: ") + e.what());
+    } catch (const std::exception& e) {  // a bug: said, and the thread goes on
+      spdlog::error("notifications: a job failed: {}", e.what());
+      on_error("internal error");
+    }
   }
 
   void set_store_state(bool ok, std::string error) {
@@ -118,7 +124,10 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   }
 
   // Audience -> distinct recipients, each with whether they see the detail.
-  std::vector<notify::Recipient> resolve(notify::Store& st, const NotificationRequest& r) {
+  // An org's members, read once per batch.
+  using MemberCache = std::unordered_map<std::string, std::vector<Membership>>;
+
+  std::vector<notify::Recipient> resolve(notify::Store& st, MemberCache& cache, const NotificationRequest& r) {
     // Roles of each user in the audience's orgs.
     std::map<std::string, std::vector<std::string>> roles;  // user -> roles in audience orgs
     std::set<std::string> audience_orgs(r.audience.orgs.begin(), r.audience.orgs.end());
@@ -126,11 +135,13 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
     std::set<std::string> whole(r.audience.orgs.begin(), r.audience.orgs.end());
     std::set<std::string> recipients(r.audience.users.begin(), r.audience.users.end());
     for (const auto& org : audience_orgs) {
-      for (auto& m : st.members(org)) {
+      auto cached = cache.find(org);
+      if (cached == cache.end()) cached = cache.emplace(org, st.members(org)).first;
+      for (const auto& m : cached->second) {
         bool in = whole.count(org) > 0;
         for (const auto& e : r.audience.roles) in = in || (e.id == org && e.role == m.role);
         if (in) recipients.insert(m.user);
-        roles[m.user].push_back(std::move(m.role));
+        roles[m.user].push_back(m.role);
       }
     }
     std::vector<notify::Recipient> out;
@@ -151,18 +162,37 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
     return out;
   }
 
-  // On the notifications thread: stores, then delivers. Throws StoreError.
-  Published publish_now(notify::Store& st, const NotificationRequest& r) {
-    auto recipients = resolve(st, r);
-    notify::NewNotification n;
-    n.type = r.type;
-    n.data = json::serialize(r.data);
-    if (r.detail) n.detail = json::serialize(*r.detail);
-    n.source = r.source;
-    n.created_ms = now_ms();
-    auto stored = st.insert(n, recipients);
-    Published p{stored.id, recipients.size(), stored.duplicate};
-    if (stored.duplicate) return p;
+  // On the notifications thread: stores the batch in one transaction, then
+  // delivers each new one. Throws StoreError (nothing stored, nothing sent).
+  std::vector<Published> publish_batch(notify::Store& st, const std::vector<const NotificationRequest*>& batch) {
+    MemberCache members;
+    std::vector<notify::Store::Insert> inserts;
+    inserts.reserve(batch.size());
+    for (const auto* r : batch) {
+      notify::Store::Insert in;
+      in.recipients = resolve(st, members, *r);
+      in.notification.type = r->type;
+      in.notification.data = json::serialize(r->data);
+      if (r->detail) in.notification.detail = json::serialize(*r->detail);
+      in.notification.source = r->source;
+      in.notification.created_ms = now_ms();
+      inserts.push_back(std::move(in));
+    }
+    auto stored = st.insert_batch(inserts);
+    std::vector<Published> out;
+    out.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& recipients = inserts[i].recipients;
+      out.push_back(Published{stored[i].id, recipients.size(), stored[i].duplicate});
+      if (!stored[i].duplicate) deliver(*batch[i], stored[i], recipients);
+    }
+    return out;
+  }
+
+  Published publish_now(notify::Store& st, const NotificationRequest& r) { return publish_batch(st, {&r}).front(); }
+
+  // Two broadcasts: the recipients who see the detail, and the others.
+  void deliver(const NotificationRequest& r, const notify::Stored& stored, const std::vector<notify::Recipient>& recipients) {
     {
       std::lock_guard lock(mutex);
       for (const auto& rc : recipients) touched.insert(rc.user);
@@ -179,7 +209,54 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
       shown.detail = r.detail;
       nsp.target(std::move(with)).emit("notification", Args::of(to_json(shown)));
     }
-    return p;
+  }
+
+  // publish() requests wait here and are stored together: one transaction
+  // for whatever arrived while the previous batch was being written.
+  struct Pending {
+    NotificationRequest request;
+    PublishCallback cb;
+  };
+  std::vector<Pending> queue;  // guarded by mutex
+  bool flush_posted = false;   // guarded by mutex
+  static constexpr std::size_t kBatch = 256;
+
+  void enqueue(NotificationRequest request, PublishCallback cb) {
+    std::lock_guard lock(mutex);
+    queue.push_back(Pending{std::move(request), std::move(cb)});
+    if (flush_posted) return;
+    flush_posted = true;
+    asio::post(ioc, [self = shared_from_this()] { self->flush(); });
+  }
+
+  void flush() {
+    std::vector<Pending> batch;
+    {
+      std::lock_guard lock(mutex);
+      if (queue.size() <= kBatch) {
+        batch.swap(queue);
+        flush_posted = false;
+      } else {
+        batch.assign(std::make_move_iterator(queue.begin()), std::make_move_iterator(queue.begin() + kBatch));
+        queue.erase(queue.begin(), queue.begin() + kBatch);
+        asio::post(ioc, [self = shared_from_this()] { self->flush(); });  // the rest next
+      }
+    }
+    std::vector<const NotificationRequest*> requests;
+    requests.reserve(batch.size());
+    for (const auto& p : batch) requests.push_back(&p.request);
+    run_job(
+        [&](notify::Store& st) {
+          auto published = publish_batch(st, requests);
+          for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (batch[i].cb) batch[i].cb("", published[i]);
+          }
+        },
+        [&](const std::string& e) {
+          for (auto& p : batch) {
+            if (p.cb) p.cb(e, {});
+          }
+        });
   }
 
   void tell_read(const std::string& user, const ReadResult& result, const std::string& except_socket) {
@@ -416,14 +493,7 @@ void Notifications::stop() {
 }
 
 void Notifications::publish(NotificationRequest request, PublishCallback cb) {
-  impl_->post(
-      [impl = impl_.get(), request = std::move(request), cb](notify::Store& st) {
-        auto p = impl->publish_now(st, request);
-        if (cb) cb("", p);
-      },
-      [cb](const std::string& e) {
-        if (cb) cb(e, {});
-      });
+  impl_->enqueue(std::move(request), std::move(cb));
 }
 
 void Notifications::list(std::string user, std::optional<std::int64_t> before, std::size_t limit,

@@ -57,8 +57,16 @@ class Store {
   virtual std::vector<Membership> memberships(const std::string& user) = 0;
   virtual void replace_memberships(const std::string& user, const std::vector<OrgRole>& orgs) = 0;
 
-  // Stores `n` for `recipients` (distinct users) in one transaction.
-  virtual Stored insert(const NewNotification& n, const std::vector<Recipient>& recipients) = 0;
+  // Stores each notification for its recipients (distinct users), all in
+  // one transaction (the service commits what arrived together at once).
+  struct Insert {
+    NewNotification notification;
+    std::vector<Recipient> recipients;
+  };
+  virtual std::vector<Stored> insert_batch(const std::vector<Insert>& batch) = 0;
+  Stored insert(const NewNotification& n, const std::vector<Recipient>& recipients) {
+    return insert_batch({Insert{n, recipients}}).front();
+  }
   // Newest first, ids below `before`, at most `limit` (+1 to know whether
   // there is a next page: the caller trims).
   virtual std::vector<Notification> list(const std::string& user, std::optional<std::int64_t> before,

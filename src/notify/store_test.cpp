@@ -143,6 +143,37 @@ TEST_P(StoreSuite, ASourceIsStoredOnce) {
   EXPECT_FALSE(c.duplicate);
 }
 
+TEST_P(StoreSuite, ABatchIsStoredTogetherAndSkipsSourcesStoredBefore) {
+  auto before = add({{"ann", false}}, "t", "outbox:5:1");
+  auto make = [&](std::string type, std::string source) {
+    NewNotification n;
+    n.type = std::move(type);
+    n.data = "[1]";
+    n.source = std::move(source);
+    n.created_ms = 1700000000000 + static_cast<std::int64_t>(++clock_);
+    return n;
+  };
+  std::vector<Store::Insert> batch = {
+      {make("a", ""), {{"ann", false}, {"bob", true}}},
+      {make("b", "outbox:5:1"), {{"bob", false}}},  // stored before
+      {make("c", "outbox:6:1"), {{"bob", false}}},
+  };
+  auto out = store_->insert_batch(batch);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FALSE(out[0].duplicate);
+  EXPECT_TRUE(out[1].duplicate);
+  EXPECT_EQ(out[1].id, before.id);
+  EXPECT_EQ(out[1].created_ms, before.created_ms);
+  EXPECT_FALSE(out[2].duplicate);
+  EXPECT_GT(out[2].id, out[0].id);
+  auto bob = store_->list("bob", std::nullopt, 10);
+  ASSERT_EQ(bob.size(), 2u);  // not the duplicate's recipients
+  EXPECT_EQ(bob[0].type, "c");
+  EXPECT_EQ(bob[1].type, "a");
+  EXPECT_FALSE(bob[1].detail.has_value());  // "a" has no detail at all
+  EXPECT_EQ(store_->list("ann", std::nullopt, 10).size(), 2u);
+}
+
 TEST_P(StoreSuite, MarkReadTouchesOnlyTheUsersOwn) {
   auto mine = add({{"ann", false}});
   auto other = add({{"bob", false}});
