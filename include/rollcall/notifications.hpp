@@ -87,6 +87,7 @@ struct NotificationOptions {
   std::string channel = "rollcall";
   std::chrono::hours max_age{24 * 90};  // older notifications are removed
   std::size_t max_per_user = 1000;      // a user's oldest beyond this are removed
+  std::chrono::milliseconds prune_every{30000};  // how often retention runs
   std::string nsp = "/";                // namespace of the events and the socket API
   // The `orgs` of a socket's User replace that user's memberships when it
   // connects (a User without orgs leaves them as they are).

@@ -34,7 +34,6 @@ namespace {
 constexpr std::size_t kDefaultPage = 50;
 constexpr std::size_t kMaxPage = 200;
 constexpr std::size_t kMembershipCache = 100000;
-constexpr std::chrono::seconds kPruneEvery{30};
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -276,7 +275,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   }
 
   void schedule_prune() {
-    prune_timer.expires_after(kPruneEvery);
+    prune_timer.expires_after(options.prune_every);
     prune_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec || self->stopped) return;
       self->prune();
@@ -451,6 +450,7 @@ Notifications::Notifications(Server& server, NotificationOptions options) {
   if (options.store_url.empty()) throw std::invalid_argument("notifications: store_url is empty");
   if (options.channel.empty()) throw std::invalid_argument("notifications: channel is empty");
   if (options.max_per_user == 0) throw std::invalid_argument("notifications: max_per_user must be at least 1");
+  if (options.prune_every.count() <= 0) throw std::invalid_argument("notifications: prune_every must be positive");
   impl_ = std::make_shared<Impl>(server, std::move(options));
   auto& impl = *impl_;
   try {

@@ -3,7 +3,8 @@
 // SIGTERM and expects a clean exit. With argv[3] "auth" (the program built
 // with the identity middleware) a connection without a token must be
 // refused with connect_error data.code "auth_required" instead. Every wait
-// has a deadline.
+// has a deadline. With argv[3] "notify" (built against rollcall::notify),
+// "notify-me" must bring back a "notification" event.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -54,6 +55,14 @@ try {
   if (hello !== "from an installed rollcall") throw new Error(`hello: ${JSON.stringify(hello)}`);
   const reply = await Promise.race([socket.timeout(5000).emitWithAck("echo", { n: 1 }, "two"), deadline(6000, "echo ack")]);
   if (JSON.stringify(reply) !== JSON.stringify({ n: 1 })) throw new Error(`echo ack: ${JSON.stringify(reply)}`);
+  if (process.argv[3] === "notify") {
+    const got = new Promise((resolve) => socket.once("notification", resolve));
+    socket.emit("notify-me");
+    const n = await Promise.race([got, deadline(10000, "the notification")]);
+    if (n?.type !== "consumer.test" || n?.data !== "from an installed rollcall" || n?.read !== false) {
+      throw new Error(`notification: ${JSON.stringify(n)}`);
+    }
+  }
   socket.close();
   proc.kill("SIGTERM");
   const end = await Promise.race([exited, deadline(10000, "consumer to exit after SIGTERM")]);

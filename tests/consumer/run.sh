@@ -30,4 +30,9 @@ if ldd "$scratch/build/consumer" | grep -q hiredis; then
   exit 1
 fi
 node "$here/check.mjs" "$scratch/build/consumer"
+if ldd "$scratch/build/consumer" | grep -q libpq; then
+  echo "install.consumer: the plain consumer links libpq (only rollcall::notify should)" >&2
+  exit 1
+fi
 node "$here/check.mjs" "$scratch/build/consumer_auth" auth
+node "$here/check.mjs" "$scratch/build/consumer_notify" notify
