@@ -72,6 +72,10 @@ struct NotificationPage {
   std::uint64_t unread = 0;
 };
 
+// {"items": [...], "next": id or null, "unread"}: the notifications:list
+// ack and GET /v1/users/{user}/notifications.
+boost::json::object to_json(const NotificationPage& page);
+
 struct Membership {
   std::string user;
   std::string org;

@@ -421,13 +421,7 @@ struct Daemon::State {
         }
         notifications->list(user, before, limit, [respond, store_error](const std::string& e, NotificationPage page) {
           if (!e.empty()) return respond(store_error(e));
-          json::object o;
-          json::array items;
-          for (const auto& n : page.items) items.push_back(to_json(n));
-          o["items"] = std::move(items);
-          o["next"] = page.next ? json::value(*page.next) : json::value(nullptr);
-          o["unread"] = page.unread;
-          respond(json_response(200, o));
+          respond(json_response(200, to_json(page)));
         });
         return;
       }

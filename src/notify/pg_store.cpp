@@ -4,7 +4,6 @@
 #include "notify/store.hpp"
 #include "pg/connection.hpp"
 
-#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <unordered_set>
@@ -65,12 +64,6 @@ std::string int_array(const std::vector<std::int64_t>& ids) {
     out += std::to_string(ids[i]);
   }
   return out + "}";
-}
-
-boost::json::value parse_json(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
 }
 
 class PgStore final : public Store {
@@ -222,8 +215,8 @@ class PgStore final : public Store {
       Notification n;
       n.id = r.int64(i, 0);
       n.type = r.text(i, 1);
-      n.data = parse_json(r.text(i, 2));
-      if (!r.null(i, 3)) n.detail = parse_json(r.text(i, 3));
+      n.data = parse_stored_json(r.text(i, 2));
+      if (!r.null(i, 3)) n.detail = parse_stored_json(r.text(i, 3));
       n.created_ms = r.int64(i, 4);
       n.read = r.boolean(i, 5);
       out.push_back(std::move(n));

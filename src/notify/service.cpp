@@ -71,6 +71,16 @@ json::object to_json(const Notification& n) {
   return o;
 }
 
+json::object to_json(const NotificationPage& page) {
+  json::object o;
+  json::array items;
+  for (const auto& n : page.items) items.push_back(to_json(n));
+  o["items"] = std::move(items);
+  o["next"] = page.next ? json::value(*page.next) : json::value(nullptr);
+  o["unread"] = page.unread;
+  return o;
+}
+
 struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   Server& server;
   NotificationOptions options;
@@ -332,7 +342,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
         }
       };
       self->list_impl(socket.user()->id, before, limit, [reply](const std::string& error, NotificationPage page) {
-        reply(error.empty() ? page_json(page) : error_reply(error));
+        reply(error.empty() ? to_json(page) : error_reply(error));
       });
     });
     socket.on("notifications:read", [weak_self, &socket](Args args, Ack ack) {
@@ -402,16 +412,6 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   void forget_memberships(const std::string& user) {
     std::lock_guard lock(mutex);
     membership_seen.erase(user);
-  }
-
-  static json::object page_json(const NotificationPage& page) {
-    json::object o;
-    json::array items;
-    for (const auto& n : page.items) items.push_back(to_json(n));
-    o["items"] = std::move(items);
-    o["next"] = page.next ? json::value(*page.next) : json::value(nullptr);
-    o["unread"] = page.unread;
-    return o;
   }
 
   void list_impl(std::string user, std::optional<std::int64_t> before, std::size_t limit,

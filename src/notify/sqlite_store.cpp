@@ -3,7 +3,6 @@
 #include "notify/store.hpp"
 #include "common/c_handle.hpp"
 
-#include <boost/json/parse.hpp>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -47,12 +46,6 @@ CREATE INDEX IF NOT EXISTS notification_recipients_notification
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
-
-boost::json::value parse_json(std::string_view text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  return ec ? boost::json::value() : v;
-}
 
 class SqliteStore final : public Store {
  public:
@@ -196,8 +189,8 @@ class SqliteStore final : public Store {
       Notification n;
       n.id = sqlite3_column_int64(s.get(), 0);
       n.type = column(s, 1);
-      n.data = parse_json(column(s, 2));
-      if (sqlite3_column_type(s.get(), 3) != SQLITE_NULL) n.detail = parse_json(column(s, 3));
+      n.data = parse_stored_json(column(s, 2));
+      if (sqlite3_column_type(s.get(), 3) != SQLITE_NULL) n.detail = parse_stored_json(column(s, 3));
       n.created_ms = sqlite3_column_int64(s.get(), 4);
       n.read = sqlite3_column_int(s.get(), 5) != 0;
       out.push_back(std::move(n));

@@ -7,6 +7,8 @@
 
 #include <rollcall/notifications.hpp>
 
+#include <boost/json/parse.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -19,6 +21,14 @@ namespace rollcall::notify {
 struct StoreError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// JSON text a store holds (written by the service, so valid) as a value;
+// null if it is not.
+inline boost::json::value parse_stored_json(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  return ec ? boost::json::value() : v;
+}
 
 struct Recipient {
   std::string user;

@@ -8,18 +8,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
 import { clusterKeys, dropKeys, startNode } from "./lib/cluster.mjs";
-import { freshDatabase, literal, psql } from "./lib/pg.mjs";
+import { freshDatabase, literal, outboxRows, psql } from "./lib/pg.mjs";
 import { redisCommand } from "./lib/resp.mjs";
 import { api, apiRequest, connectUser, tokenFor } from "./lib/rollcalld.mjs";
-import { ackWithin, closeAll, expectNoEvent, once, pollUntil, WAIT_MS } from "./lib/server.mjs";
+import { ackWithin, closeAll, expectNoEvent, once, pollUntil, recordEvents, WAIT_MS } from "./lib/server.mjs";
 
-function record(socket, event) {
-  const got = [];
-  socket.on(event, (...args) => got.push(args));
-  got.waitFor = (n, ms = WAIT_MS) =>
-    pollUntil(() => got.length, (k) => k >= n, { ms, interval: 10, what: `${n} "${event}" events` });
-  return got;
-}
 
 describe("notifications in a 2-node cluster", () => {
   let cl;
@@ -52,7 +45,7 @@ describe("notifications in a 2-node cluster", () => {
     const token = tokenFor("c-ann", { orgs: [{ id: "c-acme", role: "admin" }] });
     const onA = await connectUser(a.url, token);
     const onB = await connectUser(b.url, token);
-    const logs = [record(onA, "notification"), record(onB, "notification")];
+    const logs = [recordEvents(onA, "notification"), recordEvents(onB, "notification")];
     const res = await apiRequest(a, "POST", "/v1/notifications", {
       audience: { orgs: ["c-acme"] },
       type: "t",
@@ -77,13 +70,10 @@ describe("notifications in a 2-node cluster", () => {
   it("publishes each outbox row and each NOTIFY body once, though both nodes listen", async () => {
     const onA = await connectUser(a.url, tokenFor("c-rows"));
     const onB = await connectUser(b.url, tokenFor("c-rows"));
-    const logs = [record(onA, "notification"), record(onB, "notification")];
+    const logs = [recordEvents(onA, "notification"), recordEvents(onB, "notification")];
     const rows = 200;
     for (let i = 0; i < 4; ++i) {
-      await psql(
-        db,
-        `insert into rollcall_outbox (payload) select jsonb_build_object('audience', jsonb_build_object('users', jsonb_build_array('c-rows')), 'type', 'row', 'data', jsonb_build_object('i', i)) from generate_series(${i * 50}, ${i * 50 + 49}) as i`,
-      );
+      await psql(db, outboxRows("c-rows", i * 50, 50));
     }
     const body = JSON.stringify({ audience: { users: ["c-rows"] }, type: "notify", data: { i: "n" } });
     await psql(db, `select pg_notify(${literal(channel)}, ${literal(body)})`);

@@ -6,20 +6,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 
-import { freshDatabase, literal, psql, startPrivatePostgres } from "./lib/pg.mjs";
+import { freshDatabase, literal, outboxRows, psql, startPrivatePostgres, waitForOutboxTable } from "./lib/pg.mjs";
 import { apiRequest, connectUser, presenceConfig, startRollcalld, tokenFor } from "./lib/rollcalld.mjs";
-import { ackWithin, closeAll, once, pollUntil, WAIT_MS } from "./lib/server.mjs";
+import { ackWithin, closeAll, once, pollUntil, recordEvents, WAIT_MS } from "./lib/server.mjs";
 
-function record(socket, event) {
-  const got = [];
-  socket.on(event, (...args) => got.push(args));
-  got.waitFor = (n, ms = WAIT_MS) =>
-    pollUntil(() => got.length, (k) => k >= n, { ms, interval: 10, what: `${n} "${event}" events` });
-  return got;
-}
 
-const rows = (user, from, n) =>
-  `insert into rollcall_outbox (payload) select jsonb_build_object('audience', jsonb_build_object('users', jsonb_build_array(${literal(user)})), 'type', 'row', 'data', jsonb_build_object('i', i)) from generate_series(${from}, ${from + n - 1}) as i`;
 
 describe("notifications through PostgreSQL faults", () => {
   let db;
@@ -37,19 +28,15 @@ describe("notifications through PostgreSQL faults", () => {
     db = await freshDatabase("faults");
     const channel = `rc_faults_${process.pid}`;
     rc = await startRollcalld({ config: presenceConfig({ overrides: { notifications: { postgres_url: db.url, channel } } }) });
-    await pollUntil(
-      () => psql(db, "select count(*) from pg_tables where tablename = 'rollcall_outbox'"),
-      (r) => r[0][0] === "1",
-      { what: "rollcall_outbox to exist" },
-    );
+    await waitForOutboxTable(db);
     const s = await connectUser(rc.url, tokenFor("f-user"));
-    const log = record(s, "notification");
+    const log = recordEvents(s, "notification");
     const killed = await psql(
       db,
       `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${literal(db.name)} and application_name = 'rollcall'`,
     );
     assert.ok(killed.length >= 1, "rollcalld's connection was found");
-    await psql(db, rows("f-user", 0, 20));
+    await psql(db, outboxRows("f-user", 0, 20));
     await log.waitFor(20, 20000);
     // LISTEN is in place again: a NOTIFY body is published.
     const body = JSON.stringify({ audience: { users: ["f-user"] }, type: "after", data: {} });
@@ -101,7 +88,7 @@ describe("notifications through PostgreSQL faults", () => {
     // The ingest is back too: an outbox row arrives.
     const row = once(s, "notification", 25000, { rejectOn: [] });
     await pollUntil(
-      () => psql(pg, rows("f-store", 100, 1)).then(() => true, () => false),
+      () => psql(pg, outboxRows("f-store", 100, 1)).then(() => true, () => false),
       (inserted) => inserted,
       { ms: 20000, interval: 200, what: "rollcall_outbox writable" },
     );

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { freshDatabase, literal, psql } from "./lib/pg.mjs";
+import { freshDatabase, literal, outboxRows, psql, waitForOutboxTable } from "./lib/pg.mjs";
 import {
   api,
   apiRequest,
@@ -20,17 +20,9 @@ import {
 import { execFile } from "node:child_process";
 import path from "node:path";
 
-import { ackWithin, closeAll, expectNoEvent, once, pollUntil, startServer, WAIT_MS } from "./lib/server.mjs";
+import { ackWithin, closeAll, expectNoEvent, once, pollUntil, recordEvents, startServer, WAIT_MS } from "./lib/server.mjs";
 import { tempDir } from "./lib/rollcalld.mjs";
 
-/** Every `event` the socket gets, as argument arrays, with a wait for the first n. */
-function record(socket, event) {
-  const got = [];
-  socket.on(event, (...args) => got.push(args));
-  got.waitFor = (n, ms = WAIT_MS) =>
-    pollUntil(() => got.length, (k) => k >= n, { ms, interval: 10, what: `${n} "${event}" events` });
-  return got;
-}
 
 const ACME = [{ id: "acme", role: "admin" }];
 
@@ -55,11 +47,7 @@ describe("notifications on one node", () => {
       config: presenceConfig({ overrides: { notifications: { postgres_url: db.url, channel } } }),
     });
     // The outbox table is made at start: wait for it.
-    await pollUntil(
-      () => psql(db, "select count(*) from pg_tables where tablename = 'rollcall_outbox'"),
-      (rows) => rows[0][0] === "1",
-      { what: "rollcall_outbox to exist" },
-    );
+    await waitForOutboxTable(db);
   });
   after(async () => {
     await closeAll();
@@ -85,7 +73,7 @@ describe("notifications on one node", () => {
       (j) => j?.members?.length === 3,
       { what: "n-acme's members from the tokens" },
     );
-    const logs = [...ann, bob, carl].map((s) => record(s, "notification"));
+    const logs = [...ann, bob, carl].map((s) => recordEvents(s, "notification"));
     const zed = expectNoEvent(stranger, "notification", 500);
     const res = await apiRequest(rc, "POST", "/v1/notifications", {
       audience: { users: ["n-ann", "n-carl"], orgs: ["n-acme"], roles: [{ org: "n-beta", role: "viewer" }] },
@@ -162,7 +150,7 @@ describe("notifications on one node", () => {
 
   it("reads the outbox: a body over 8000 bytes, malformed rows set aside between good ones, in order", async () => {
     const s = await connectUser(rc.url, tokenFor("n-outbox"));
-    const log = record(s, "notification");
+    const log = recordEvents(s, "notification");
     const big = "x".repeat(20000);
     const rows = [
       body({ users: ["n-outbox"] }, { data: { i: 0 } }),
@@ -186,10 +174,7 @@ describe("notifications on one node", () => {
 
   it("keeps history pages stable over 1,000 items while new ones arrive", async () => {
     const user = "n-pages";
-    await psql(
-      db,
-      `insert into rollcall_outbox (payload) select jsonb_build_object('audience', jsonb_build_object('users', jsonb_build_array(${literal(user)})), 'type', 'bulk', 'data', jsonb_build_object('i', i)) from generate_series(1, 1000) as i`,
-    );
+    await psql(db, outboxRows(user, 1, 1000, "bulk"));
     const s = await connectUser(rc.url, tokenFor(user));
     await pollUntil(() => history(s, { limit: 1 }), (h) => h.unread === 1000, { ms: 30000, what: "1,000 stored" });
     const seen = [];
@@ -296,21 +281,14 @@ describe("the outbox through a crash", () => {
     rc = await startRollcalld({
       config: presenceConfig({ overrides: { notifications: { postgres_url: db.url, channel } } }),
     });
-    await pollUntil(
-      () => psql(db, "select count(*) from pg_tables where tablename = 'rollcall_outbox'"),
-      (rows) => rows[0][0] === "1",
-      { what: "rollcall_outbox to exist" },
-    );
+    await waitForOutboxTable(db);
     const user = "n-crash";
     const total = 400;
     let next = 0;
     const insert = async (n) => {
       const from = next;
       next += n;
-      await psql(
-        db,
-        `insert into rollcall_outbox (payload) select jsonb_build_object('audience', jsonb_build_object('users', jsonb_build_array(${literal(user)})), 'type', 'crash', 'data', jsonb_build_object('i', i)) from generate_series(${from}, ${from + n - 1}) as i`,
-      );
+      await psql(db, outboxRows(user, from, n, "crash"));
     };
     // Rows one statement at a time while the server works, killed mid-way.
     for (let i = 0; i < 10; ++i) await insert(10);

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 
 import { redisCommand, requireRedis, requireRedisPort } from "./resp.mjs";
 import { presenceConfig, startRollcalld } from "./rollcalld.mjs";
-import { pollUntil, withDeadline } from "./util.mjs";
+import { freePort, pollUntil, withDeadline } from "./util.mjs";
 
 let counter = 0;
 
@@ -94,15 +94,7 @@ export async function liveNodeKeys(cl) {
  */
 export async function startPrivateRedis() {
   const { spawn } = await import("node:child_process");
-  const net = await import("node:net");
-  const port = await new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   let proc = null;
   async function start() {
     proc = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no"], {

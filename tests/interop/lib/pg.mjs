@@ -7,7 +7,7 @@
 
 import { execFile } from "node:child_process";
 
-import { WAIT_MS } from "./util.mjs";
+import { WAIT_MS, freePort, pollUntil } from "./util.mjs";
 
 /** $PG_PORT as a number, or an Error telling how to start PostgreSQL. */
 export function requirePgPort() {
@@ -62,6 +62,27 @@ export async function freshDatabase(name = "t") {
   };
 }
 
+/**
+ * SQL that inserts outbox rows for `user` with data {i} for i = from ..
+ * from + n - 1, of type `type`, in one statement.
+ */
+export function outboxRows(user, from, n, type = "row") {
+  return (
+    "insert into rollcall_outbox (payload) select jsonb_build_object('audience', jsonb_build_object('users', " +
+    `jsonb_build_array(${literal(user)})), 'type', ${literal(type)}, 'data', jsonb_build_object('i', i)) ` +
+    `from generate_series(${from}, ${from + n - 1}) as i`
+  );
+}
+
+/** Resolves once rollcalld has made rollcall_outbox in `db` (at its start). */
+export function waitForOutboxTable(db) {
+  return pollUntil(
+    () => psql(db, "select count(*) from pg_tables where tablename = 'rollcall_outbox'"),
+    (rows) => rows[0][0] === "1",
+    { what: "rollcall_outbox to exist" },
+  );
+}
+
 /** A SQL string literal ('it''s'). */
 export function literal(s) {
   return `'${String(s).replaceAll("'", "''")}'`;
@@ -82,19 +103,11 @@ function run(cmd, argv, { ms = 30000 } = {}) {
  * immediate stop keeps what was committed.
  */
 export async function startPrivatePostgres() {
-  const net = await import("node:net");
   const fs = await import("node:fs");
   const bins = fs.readdirSync("/usr/lib/postgresql").sort().map((v) => `/usr/lib/postgresql/${v}/bin`);
   if (bins.length === 0) throw new Error("PostgreSQL is not installed (scripts/deps.sh --test)");
   const bin = bins[bins.length - 1];
-  const port = await new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const p = srv.address().port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const dir = `/tmp/rollcall-pg-${process.pid}-${++counter}`;
   const asPostgres = process.getuid() === 0 ? ["runuser", "-u", "postgres", "--"] : [];
   const exec = (argv) => run(asPostgres[0] ?? argv[0], asPostgres.length ? [...asPostgres.slice(1), ...argv] : argv.slice(1));

@@ -156,3 +156,28 @@ export function mixedText(length) {
   if (/[\uD800-\uDBFF]$/.test(s)) s = `${s.slice(0, -1)}x`;
   return s;
 }
+
+/** A TCP port free on 127.0.0.1 right now (for a server the test starts). */
+export async function freePort() {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/**
+ * Every `event` `emitter` emits, as argument arrays, in order;
+ * `.waitFor(n)` resolves once n have arrived (deadline `ms`).
+ */
+export function recordEvents(emitter, event) {
+  const got = [];
+  emitter.on(event, (...args) => got.push(args));
+  got.waitFor = (n, ms = WAIT_MS) =>
+    pollUntil(() => got.length, (k) => k >= n, { ms, interval: 10, what: `${n} "${event}" events` });
+  return got;
+}
