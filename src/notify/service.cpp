@@ -314,8 +314,17 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   // ---- the socket API -------------------------------------------------------
 
   void attach(Socket& socket) {
+    if (socket.nsp() != options.nsp) return;
     const User* user = socket.user();
-    if (!user || socket.nsp() != options.nsp) return;
+    if (!user) {
+      // Answered, so that a client waiting for its ack learns why.
+      for (const char* event : {"notifications:list", "notifications:read"}) {
+        socket.on(event, [](Args, Ack ack) {
+          if (ack) ack(Args::of(error_reply("anonymous sockets have no notifications")));
+        });
+      }
+      return;
+    }
     if (options.memberships_from_users && !user->orgs.empty()) sync_memberships(*user);
     std::weak_ptr<Impl> weak_self = weak_from_this();
     socket.on("notifications:list", [weak_self, &socket](Args args, Ack ack) {

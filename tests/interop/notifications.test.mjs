@@ -318,6 +318,24 @@ describe("the outbox through a crash", () => {
   });
 });
 
+describe("anonymous sockets", () => {
+  let rc;
+  after(async () => {
+    await closeAll();
+    await rc?.stop();
+    rc?.cleanup();
+  });
+
+  it("are answered that they have no notifications", async () => {
+    rc = await startRollcalld({ config: presenceConfig({ overrides: { auth: { allow_anonymous: true } } }) });
+    const s = await connectUser(rc.url, undefined);
+    const [list] = await ackWithin(s, WAIT_MS, "notifications:list", {});
+    assert.match(list.error, /anonymous/);
+    const [read] = await ackWithin(s, WAIT_MS, "notifications:read", { all: true });
+    assert.match(read.error, /anonymous/);
+  });
+});
+
 describe("the demo (rollcalld --demo, scripts/demo-order.sh)", () => {
   let rc;
   after(async () => {
