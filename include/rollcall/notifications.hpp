@@ -92,6 +92,10 @@ struct NotificationOptions {
   std::chrono::hours max_age{24 * 90};  // older notifications are removed
   std::size_t max_per_user = 1000;      // a user's oldest beyond this are removed
   std::chrono::milliseconds prune_every{30000};  // how often retention runs
+  // Requests waiting for the notifications thread (publishes waiting to be
+  // stored, and the other calls, each counted apart) at most; past it a
+  // call is answered at once with "notifications are busy: ...".
+  std::size_t max_waiting = 10000;
   std::string nsp = "/";                // namespace of the events and the socket API
   // The `orgs` of a socket's User replace that user's memberships when it
   // connects (a User without orgs leaves them as they are).

@@ -101,10 +101,26 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
 
   Impl(Server& s, NotificationOptions o) : server(s), options(std::move(o)), nsp(s.of(options.nsp)) {}
 
+  // Jobs waiting for the notifications thread, and publish requests
+  // waiting to be stored, each at most options.max_waiting: past it callers are
+  // answered at once that the service is busy, rather than queued without
+  // limit behind a slow store.
+  std::atomic<std::size_t> waiting{0};
+  std::string busy() const {
+    return "notifications are busy: " + std::to_string(options.max_waiting) +
+           " requests wait for the store; try again";
+  }
+
   // Runs `job` on the notifications thread; StoreError becomes `on_error`.
   template <class Job, class OnError>
   void post(Job job, OnError on_error) {
+    if (waiting.fetch_add(1) >= options.max_waiting) {
+      --waiting;
+      on_error(busy());
+      return;
+    }
     asio::post(ioc, [self = shared_from_this(), job = std::move(job), on_error = std::move(on_error)]() mutable {
+      --self->waiting;
       self->run_job(job, on_error);
     });
   }
@@ -231,7 +247,12 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   static constexpr std::size_t kBatch = 256;
 
   void enqueue(NotificationRequest request, PublishCallback cb) {
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
+    if (queue.size() >= options.max_waiting) {
+      lock.unlock();
+      if (cb) cb(busy(), {});
+      return;
+    }
     queue.push_back(Pending{std::move(request), std::move(cb)});
     if (flush_posted) return;
     flush_posted = true;
@@ -460,6 +481,7 @@ Notifications::Notifications(Server& server, NotificationOptions options) {
   if (options.channel.empty()) throw std::invalid_argument("notifications: channel is empty");
   if (options.max_per_user == 0) throw std::invalid_argument("notifications: max_per_user must be at least 1");
   if (options.prune_every.count() <= 0) throw std::invalid_argument("notifications: prune_every must be positive");
+  if (options.max_waiting == 0) throw std::invalid_argument("notifications: max_waiting must be at least 1");
   impl_ = std::make_shared<Impl>(server, std::move(options));
   auto& impl = *impl_;
   try {
