@@ -6,9 +6,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
+#include <sstream>
 #include <utility>
 
 namespace rollcall::app {
@@ -610,6 +613,113 @@ Config parse_config(std::string_view toml_text, const std::string& source_name) 
   }
   throw_first(problems, source_name);
   return c;
+}
+
+namespace {
+
+// Keys whose values are secrets: printed as "***" when set.
+bool is_secret(std::string_view key) {
+  return key == "auth.jwt_secret" || key == "auth.session_secret" || key == "webhooks.secret" || key == "api.key";
+}
+
+// A URL as it can be shown: the password of user:password@ replaced by "***".
+std::string redact(std::string_view value) {
+  auto scheme = value.find("://");
+  if (scheme == std::string_view::npos) return std::string(value);
+  auto at = value.find('@', scheme + 3);
+  auto colon = value.find(':', scheme + 3);
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(value);
+  return std::string(value.substr(0, colon + 1)) + "***" + std::string(value.substr(at));
+}
+
+// Config -> TOML, every key of the schema, secrets masked.
+class Printer {
+ public:
+  toml::table root;
+
+  void section(std::string_view name) {
+    section_ = std::string(name);
+    root.insert_or_assign(section_, toml::table{});
+    table_ = root.get_as<toml::table>(section_);
+  }
+  void field(std::string_view key, const std::string& value, StringCheck = nullptr) {
+    table_->insert_or_assign(key, shown(key, value));
+  }
+  void field(std::string_view key, bool value) { table_->insert_or_assign(key, value); }
+  template <class T>
+  void field(std::string_view key, T value, Range) {
+    table_->insert_or_assign(key, static_cast<std::int64_t>(value));
+  }
+  void field(std::string_view key, const std::vector<std::string>& values, StringCheck) {
+    toml::array a;
+    for (const auto& v : values) a.push_back(shown(key, v));
+    table_->insert_or_assign(key, std::move(a));
+  }
+  void one_or_many(std::string_view key, const std::vector<std::string>& values, StringCheck check) {
+    field(key, values, check);
+  }
+
+ private:
+  std::string shown(std::string_view key, const std::string& value) const {
+    if (value.empty()) return value;
+    if (is_secret(section_ + "." + std::string(key))) return "***";
+    return redact(value);
+  }
+  std::string section_;
+  toml::table* table_ = nullptr;
+};
+
+// Sets every string key from ROLLCALL_<SECTION>_<KEY> when that variable
+// is set (ROLLCALL_AUTH_JWT_SECRET for auth.jwt_secret).
+class EnvReader {
+ public:
+  std::vector<std::string> applied;
+
+  void section(std::string_view name) { section_ = std::string(name); }
+  void field(std::string_view key, std::string& out, StringCheck = nullptr) {
+    if (auto v = lookup(key)) out = *v;
+  }
+  void field(std::string_view, bool&) {}
+  template <class T>
+  void field(std::string_view, T&, Range) {}
+  void field(std::string_view, std::vector<std::string>&, StringCheck) {}
+  void one_or_many(std::string_view key, std::vector<std::string>& out, StringCheck) {
+    if (auto v = lookup(key)) out = {*v};
+  }
+
+ private:
+  std::optional<std::string> lookup(std::string_view key) {
+    std::string name = env_name(section_, key);
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    applied.push_back(name);
+    return std::string(v);
+  }
+  std::string section_;
+};
+
+}  // namespace
+
+std::string env_name(std::string_view section, std::string_view key) {
+  std::string name = "ROLLCALL_";
+  for (char ch : std::string(section) + "_" + std::string(key)) {
+    name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  }
+  return name;
+}
+
+std::vector<std::string> apply_environment(Config& c) {
+  EnvReader reader;
+  visit(c, reader);
+  return reader.applied;
+}
+
+std::string print_config(const Config& c) {
+  Printer printer;
+  visit(c, printer);
+  std::ostringstream out;
+  out << printer.root << "\n";
+  return out.str();
 }
 
 void validate(const Config& c, const std::string& source_name) {

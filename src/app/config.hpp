@@ -108,6 +108,20 @@ Config parse_config(std::string_view toml_text, const std::string& source_name);
 // that auth.jwt_public_key_file (RS256) and webhooks.ca_file are readable files.
 void validate(const Config& c, const std::string& source_name);
 
+// The environment variable that overrides a string key:
+// ROLLCALL_<SECTION>_<KEY>, upper case ("auth", "jwt_secret" ->
+// ROLLCALL_AUTH_JWT_SECRET).
+std::string env_name(std::string_view section, std::string_view key);
+// Sets every string key whose variable is set (an array key such as
+// auth.session_secret becomes that one value); returns the variables used.
+// Applied after the file and before the command-line flags.
+std::vector<std::string> apply_environment(Config& c);
+
+// The effective configuration as TOML, every key of every table, secrets
+// (auth.jwt_secret, auth.session_secret, webhooks.secret, api.key) shown
+// as "***" and the passwords of URLs masked (rollcalld --print-config).
+std::string print_config(const Config& c);
+
 // store.url, or "sqlite:" + server.data_dir + "/rollcall.db" when it is empty.
 std::string store_url(const Config& c);
 // Where presence keeps its state on a single node: store_url() when it is

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   bool conformance = false;
   bool bench = false;
   bool demo = false;
+  bool print_config = false;
+  std::string check_config;
   long ping_interval = 0, ping_timeout = 0, recovery_ms = 0;
   std::size_t max_payload = 0;
   std::vector<std::string> cors;
@@ -44,6 +46,12 @@ int main(int argc, char** argv) {
                "benchmark handlers (tokens taken as user ids, unverified; loopback only)");
   app.add_flag("--demo", demo,
                "demo organisations and users, a demo JWT secret and API key (never in production)");
+  app.add_option("--check-config", check_config,
+                 "check the configuration FILE (with the environment overrides) and exit: 0 when it is "
+                 "valid, else 2 and the error");
+  app.add_flag("--print-config", print_config,
+               "print the effective configuration (file, environment, flags) as TOML with secrets "
+               "masked, and exit");
   app.add_option("--path", path, "Socket.IO path (default /socket.io/)");
   app.add_option("--ping-interval", ping_interval, "heartbeat interval, ms");
   app.add_option("--ping-timeout", ping_timeout, "heartbeat timeout, ms");
@@ -65,8 +73,19 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   try {
+    if (!check_config.empty()) {
+      auto checked = rollcall::app::load_config(check_config);
+      rollcall::app::apply_environment(checked);
+      rollcall::app::validate(checked, check_config);
+      std::printf("%s: ok\n", check_config.c_str());
+      return 0;
+    }
     rollcall::app::Config config;
     if (!config_file.empty()) config = rollcall::app::load_config(config_file);
+    // Then the environment (ROLLCALL_AUTH_JWT_SECRET, ...), then the flags.
+    for (const auto& name : rollcall::app::apply_environment(config)) {
+      spdlog::info("configuration: {} from the environment", name);
+    }
     // Command-line flags override the file.
     auto& srv = config.server;
     if (app.count("--listen")) srv.listen = listen;
@@ -98,6 +117,10 @@ int main(int argc, char** argv) {
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
 
+    if (print_config) {
+      std::fputs(rollcall::app::print_config(config).c_str(), stdout);
+      return 0;
+    }
     const auto parsed = rollcall::app::parse_listen(srv.listen);  // validate() checked it
     if (!parsed) throw rollcall::app::ConfigError("server.listen: expected HOST:PORT, got '" + srv.listen + "'");
     const auto& hp = *parsed;

@@ -221,3 +221,109 @@ level = "info"
     });
   });
 });
+
+describe("configuration tooling (--check-config, --print-config, environment)", () => {
+  let dir;
+  before(() => {
+    dir = tempDir();
+  });
+  afterEach(closeAll);
+
+  function write(name, text) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  }
+
+  it("--check-config exits 0 for a valid file and 2 with the error for a bad one, serving nothing", async () => {
+    const good = write("good.toml", '[server]\nthreads = 2\n[auth]\njwt_secret = "a secret of 16 or more bytes"\n');
+    const ok = await runRollcalld(["--check-config", good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.trim(), `${good}: ok`);
+    const bad = write("bad.toml", "[server]\nthreads = 300\n");
+    const no = await runRollcalld(["--check-config", bad]);
+    assert.equal(no.code, 2);
+    assert.equal(no.stderr.trim(), `${PREFIX}${bad}:2:11: server.threads: must be between 0 and 255, got 300`);
+    const missing = await runRollcalld(["--check-config", path.join(dir, "nope.toml")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope\.toml: cannot read/);
+  });
+
+  it("--print-config shows the effective values (file, environment, flags) with secrets masked", async () => {
+    const file = write(
+      "secrets.toml",
+      [
+        "[server]",
+        "threads = 2",
+        "[auth]",
+        'jwt_secret = "jwt-secret-that-must-not-show"',
+        "[webhooks]",
+        'url = "https://hooks.example.com/x"',
+        'secret = "webhook-secret-that-must-not-show"',
+        "[api]",
+        'key = "api-key-that-must-not-show"',
+        "[cluster]",
+        'redis_url = "redis://user:redis-password-that-must-not-show@127.0.0.1:6379/0"',
+        "",
+      ].join("\n"),
+    );
+    const r = await runRollcalld(["--config", file, "--print-config", "--threads", "3"], {
+      env: { ROLLCALL_STORE_URL: "postgresql://app:pg-password-that-must-not-show@db:5432/app" },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /must-not-show/);
+    assert.match(r.stdout, /jwt_secret = '\*\*\*'/);
+    assert.match(r.stdout, /key = '\*\*\*'/);
+    assert.match(r.stdout, /redis_url = 'redis:\/\/user:\*\*\*@127\.0\.0\.1:6379\/0'/);
+    assert.match(r.stdout, /url = 'postgresql:\/\/app:\*\*\*@db:5432\/app'/);
+    assert.match(r.stdout, /threads = 3/); // the flag wins over the file
+    assert.match(r.stdout, /grace_ms = 5000/); // defaults are shown too
+  });
+
+  it("takes secrets from ROLLCALL_<SECTION>_<KEY> environment variables", async () => {
+    const key = "api-key-from-the-environment-0123";
+    const server = await startRollcalld({
+      config: { server: { threads: 1 }, log: { level: "warn" } },
+      env: { ROLLCALL_API_KEY: key },
+    });
+    try {
+      assert.equal((await api(server, "/v1/presence/users/x", { key })).status, 200);
+      assert.equal((await api(server, "/v1/presence/users/x")).status, 401);
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+    // Checked like the file's values.
+    const r = await runRollcalld(["--print-config"], { env: { ROLLCALL_API_KEY: "short" } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /api\.key: too short/);
+  });
+
+  it("docs/configuration.md documents every key rollcalld knows, and no other", async () => {
+    const r = await runRollcalld(["--print-config"]);
+    assert.equal(r.code, 0, r.stderr);
+    const known = new Set();
+    let table = null;
+    for (const line of r.stdout.split("\n")) {
+      const t = /^\[(\w+)\]$/.exec(line);
+      if (t) table = t[1];
+      const k = /^(\w+) = /.exec(line);
+      if (k && table) known.add(`${table}.${k[1]}`);
+    }
+    const docFile = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../docs/configuration.md");
+    const documented = new Set();
+    table = null;
+    for (const line of fs.readFileSync(docFile, "utf8").split("\n")) {
+      const t = /^### `\[(\w+)\]`/.exec(line);
+      if (t) table = t[1];
+      else if (/^#/.test(line)) table = table && /^####/.test(line) ? table : null;
+      const k = /^\| `(\w+)` \|/.exec(line);
+      if (k && table) documented.add(`${table}.${k[1]}`);
+    }
+    const undocumented = [...known].filter((k) => !documented.has(k));
+    const stale = [...documented].filter((k) => !known.has(k));
+    assert.deepEqual(undocumented, [], "keys without a row in docs/configuration.md");
+    assert.deepEqual(stale, [], "rows in docs/configuration.md for keys rollcalld does not know");
+    assert.ok(known.size > 50, `${known.size} keys`);
+  });
+});

@@ -111,7 +111,7 @@ export function presenceConfig({ receiver = null, graceMs = 400, overrides = {} 
  * rollcalld on 127.0.0.1:0. Resolves with the server handle of startServer()
  * plus { dir, configFile, config, cleanup() }.
  */
-export async function startRollcalld({ config = presenceConfig(), dir = null, args = [], readyMs } = {}) {
+export async function startRollcalld({ config = presenceConfig(), dir = null, args = [], readyMs, env } = {}) {
   const d = dir ?? tempDir();
   let text = config;
   if (typeof config !== "string") {
@@ -121,7 +121,7 @@ export async function startRollcalld({ config = presenceConfig(), dir = null, ar
   }
   const configFile = path.join(d, "rollcall.toml");
   fs.writeFileSync(configFile, text);
-  const server = await startServer({ bin: "rollcalld", args: ["--config", configFile, ...args], readyMs });
+  const server = await startServer({ bin: "rollcalld", args: ["--config", configFile, ...args], readyMs, env });
   return {
     ...server,
     dir: d,
@@ -150,10 +150,10 @@ export async function restartRollcalld(previous, { readyMs } = {}) {
  * { code, signal, stdout, stderr }. Kills it and rejects when it is still
  * running at the deadline (e.g. it started listening on a bad config).
  */
-export function runRollcalld(args, { ms = WAIT_MS, cwd } = {}) {
+export function runRollcalld(args, { ms = WAIT_MS, cwd, env } = {}) {
   const file = binPath("rollcalld");
   return new Promise((resolve, reject) => {
-    const proc = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
+    const proc = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], cwd, env: env ? { ...process.env, ...env } : process.env });
     let stdout = "";
     let stderr = "";
     proc.stdout.setEncoding("utf8").on("data", (c) => (stdout += c));

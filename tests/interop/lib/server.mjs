@@ -74,7 +74,7 @@ function appendCapped(current, chunk) {
  *   kill()    SIGKILL (or another signal) without the checks of stop(), for crash tests.
  *   output()  the captured stdout/stderr (tail) for diagnostics.
  */
-export async function startServer({ bin = "rollcall-interop-server", args = [], readyMs = READY_MS, nofile } = {}) {
+export async function startServer({ bin = "rollcall-interop-server", args = [], readyMs = READY_MS, nofile, env } = {}) {
   const file = binPath(bin);
   const argv = ["--listen", "127.0.0.1:0", ...args];
   // `nofile`: the server's open-file limit (RLIMIT_NOFILE), set by a shell
@@ -82,8 +82,9 @@ export async function startServer({ bin = "rollcall-interop-server", args = [], 
   const proc = nofile
     ? spawn("/bin/sh", ["-c", `ulimit -n ${Number(nofile)} && exec "$0" "$@"`, file, ...argv], {
         stdio: ["ignore", "pipe", "pipe"],
+        env: env ? { ...process.env, ...env } : process.env,
       })
-    : spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    : spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], env: env ? { ...process.env, ...env } : process.env });
   live.add(proc);
 
   let stdout = "";
