@@ -283,6 +283,25 @@ struct Daemon::State {
     return json_response(202, json::object{{"ok", true}});
   }
 
+  HttpResponse readiness() const {
+    json::array failing;
+    auto fail = [&failing](const char* dependency, const std::string& error) {
+      failing.push_back(json::object{{"dependency", dependency}, {"error", error}});
+    };
+    auto presence = server->presence().store_health();
+    if (!presence.ok) fail(clustered ? "redis" : "presence store", presence.error);
+    if (notifications != nullptr) {
+      auto h = notifications->health();
+      bool pg_store = notifications_store_url(config).starts_with("postgres");
+      if (!h.store_ok) fail(pg_store ? "postgres" : "notifications store", h.store_error);
+      if (h.postgres_configured && !h.postgres_connected) {
+        fail("postgres", "notifications.postgres_url: " + (h.postgres_error.empty() ? "connecting" : h.postgres_error));
+      }
+    }
+    if (failing.empty()) return HttpResponse{.status = 200, .body = R"({"status":"ready"})"};
+    return json_response(503, json::object{{"status", "unavailable"}, {"failing", std::move(failing)}});
+  }
+
   // The refusal of a request without the API key, or nullopt.
   std::optional<HttpResponse> refuse_api(const HttpRequest& req) const {
     if (config.api.key.empty()) {
@@ -683,6 +702,16 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     o["status"] = "degraded";
     o["presenceStore"] = std::move(store);
     return json_response(503, o);
+  });
+  // Ready (200) when every dependency that is configured answers; else 503
+  // naming each that does not (docs/api.md).
+  server_->add_http_route("/readyz", [state](const HttpRequest& req) {
+    if (req.method != "GET") {
+      return HttpResponse{.status = 405,
+                          .body = R"({"error":"only GET is supported"})",
+                          .headers = {{"Allow", "GET"}}};
+    }
+    return state->readiness();
   });
   join_cluster(config);
   start_notifications(config, mode);

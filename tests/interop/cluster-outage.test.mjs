@@ -70,6 +70,10 @@ describe("cluster: Redis unavailable", () => {
     );
     const [list] = await ackWithin(stays[0], 8000, "presence:list");
     assert.match(list.error ?? "", /unavailable/, JSON.stringify(list));
+    // The readiness probe names Redis.
+    const ready = await api(A, "/readyz", { key: null, ms: 8000 });
+    assert.equal(ready.status, 503, ready.text);
+    assert.ok(ready.json.failing.some((f) => f.dependency === "redis"), ready.text);
     // Changes while Redis is out.
     leaves[0].disconnect();
     await user(`${name}-new`, [A]);

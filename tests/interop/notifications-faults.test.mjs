@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 
 import { freshDatabase, literal, outboxRows, psql, startPrivatePostgres, waitForOutboxTable } from "./lib/pg.mjs";
-import { apiRequest, connectUser, presenceConfig, startRollcalld, tokenFor } from "./lib/rollcalld.mjs";
+import { api, apiRequest, connectUser, presenceConfig, startRollcalld, tokenFor } from "./lib/rollcalld.mjs";
 import { ackWithin, closeAll, once, pollUntil, recordEvents, WAIT_MS } from "./lib/server.mjs";
 
 
@@ -72,6 +72,13 @@ describe("notifications through PostgreSQL faults", () => {
     assert.equal(down.status, 503, down.text);
     assert.match(down.json.error, /notifications are unavailable/);
     assert.doesNotMatch(down.text, /password/);
+    // The readiness probe names PostgreSQL (store and ingest); liveness is another matter.
+    const ready = await pollUntil(
+      () => api(rc, "/readyz", { key: null }),
+      (r) => r.status === 503 && r.json.failing.filter((f) => f.dependency === "postgres").length === 2,
+      { ms: 10000, what: "/readyz naming postgres twice (store and ingest)" },
+    );
+    assert.equal(ready.json.status, "unavailable");
     const [list] = await ackWithin(s, WAIT_MS, "notifications:list", {});
     assert.match(list.error, /notifications are unavailable/);
     // Sockets are still served.
@@ -85,6 +92,11 @@ describe("notifications through PostgreSQL faults", () => {
       { ms: 20000, interval: 200, what: "POST /v1/notifications to succeed again" },
     );
     assert.equal(back.json.recipients, 1);
+    await pollUntil(() => api(rc, "/readyz", { key: null }), (r) => r.status === 200, {
+      ms: 20000,
+      interval: 200,
+      what: "/readyz 200 once PostgreSQL is back",
+    });
     // The ingest is back too: an outbox row arrives.
     const row = once(s, "notification", 25000, { rejectOn: [] });
     await pollUntil(
