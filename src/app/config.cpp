@@ -205,6 +205,11 @@ Reason check_log_level(std::string_view s) {
   return "must be one of trace, debug, info, warn, error, got " + quote(s);
 }
 
+Reason check_log_format(std::string_view s) {
+  if (s == "text" || s == "json") return std::nullopt;
+  return "must be text or json, got " + quote(s);
+}
+
 Reason readable_file(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
@@ -279,6 +284,7 @@ void visit(C& c, V& v) {
 
   v.section("log");
   v.field("level", c.log.level, check_log_level);
+  v.field("format", c.log.format, check_log_format);
 
   v.section("cluster");
   v.field("redis_url", c.cluster.redis_url, check_optional_redis_url);

@@ -69,6 +69,7 @@ struct Config {
   } rooms;
   struct Log {
     std::string level = "info";
+    std::string format = "text";  // "json": one JSON object per line (app/log.hpp)
   } log;
   // docs/cluster.md. An empty redis_url: a single node (presence in the
   // SQLite store, no adapter).

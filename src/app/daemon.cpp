@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -320,6 +321,17 @@ struct Daemon::State {
   // /v1/...: the notification and membership routes answer once the store
   // has (on the notifications thread); the others at once.
   void api_async(const HttpRequest& req, HttpRespond respond) {
+    // The access log: one info line per API call, once it is answered.
+    std::string path = req.path;
+    for (auto& ch : path) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';  // no forged log lines
+    }
+    respond = [respond = std::move(respond), method = req.method, path = std::move(path),
+               start = std::chrono::steady_clock::now()](HttpResponse r) {
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      spdlog::info("api {} {} {} {:.1f} ms", method, path, r.status, ms);
+      respond(std::move(r));
+    };
     if (auto refused = refuse_api(req)) return respond(std::move(*refused));
     if (req.path.starts_with("/v1/orgs/") || req.path == "/v1/notifications" ||
         req.path.starts_with("/v1/users/")) {

@@ -1,6 +1,7 @@
 // rollcalld: the rollcall server binary.
 #include "app/config.hpp"
 #include "app/daemon.hpp"
+#include "app/log.hpp"
 #include "app/modes.hpp"
 
 #include <rollcall/server.hpp>
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
+    if (config.log.format == "json") spdlog::default_logger()->set_formatter(std::make_unique<rollcall::app::JsonLogFormatter>());
 
     if (print_config) {
       std::fputs(rollcall::app::print_config(config).c_str(), stdout);

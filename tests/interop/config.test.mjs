@@ -8,7 +8,7 @@ import { after, afterEach, before, describe, it } from "node:test";
 
 import { rsaKeyPair } from "./lib/jwt.mjs";
 import { api, runRollcalld, startRollcalld, tempDir } from "./lib/rollcalld.mjs";
-import { closeAll } from "./lib/server.mjs";
+import { closeAll, pollUntil } from "./lib/server.mjs";
 
 const PREFIX = "rollcalld: configuration error: ";
 
@@ -297,6 +297,39 @@ describe("configuration tooling (--check-config, --print-config, environment)", 
     const r = await runRollcalld(["--print-config"], { env: { ROLLCALL_API_KEY: "short" } });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /api\.key: too short/);
+  });
+
+  it("log.format = \"json\" writes one JSON object per line, with an access line per API call", async () => {
+    const server = await startRollcalld({
+      config: { server: { threads: 1 }, api: { key: "api-key-for-the-log-test-0123" }, log: { level: "info", format: "json" } },
+    });
+    try {
+      // A path with a newline, a quote and a byte that is not UTF-8: still one valid line.
+      const odd = await api(server, "/v1/presence/users/%0a%22x%ff", { key: "api-key-for-the-log-test-0123" });
+      assert.equal(odd.status, 400);
+      assert.equal((await api(server, "/v1/presence/users/ann", { key: "api-key-for-the-log-test-0123" })).status, 200);
+      await pollUntil(() => server.output().stderr, (err) => err.includes("/v1/presence/users/ann 200"), {
+        what: "the access line",
+      });
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+    const lines = server.output().stderr.split("\n").filter((l) => l !== "");
+    assert.ok(lines.length >= 3);
+    for (const line of lines) {
+      const o = JSON.parse(line); // throws on a line that is not JSON
+      assert.match(o.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(["trace", "debug", "info", "warning", "error", "critical"].includes(o.level), line);
+      assert.equal(typeof o.msg, "string");
+    }
+    assert.ok(
+      lines.some((l) => /^api GET \/v1\/presence\/users\/\?"x\u00ff 400 /.test(JSON.parse(l).msg)),
+      "the odd path is logged on one line, the newline replaced",
+    );
+    const refused = await runRollcalld(["--print-config"], { env: { ROLLCALL_LOG_FORMAT: "xml" } });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /log\.format: must be text or json, got 'xml'/);
   });
 
   it("docs/configuration.md documents every key rollcalld knows, and no other", async () => {
