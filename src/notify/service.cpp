@@ -35,12 +35,6 @@ constexpr std::size_t kDefaultPage = 50;
 constexpr std::size_t kMaxPage = 200;
 constexpr std::size_t kMembershipCache = 100000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string orgs_key(const std::vector<OrgRole>& orgs) {
   std::string k;
   for (const auto& o : orgs) {
@@ -148,10 +142,10 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
     store_error = std::move(error);
   }
 
-  // Audience -> distinct recipients, each with whether they see the detail.
   // An org's members, read once per batch.
   using MemberCache = std::unordered_map<std::string, std::vector<Membership>>;
 
+  // Audience -> distinct recipients, each with whether they see the detail.
   std::vector<notify::Recipient> resolve(notify::Store& st, MemberCache& cache, const NotificationRequest& r) {
     // Roles of each user in the audience's orgs.
     std::map<std::string, std::vector<std::string>> roles;  // user -> roles in audience orgs
@@ -200,7 +194,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
       in.notification.data = json::serialize(r->data);
       if (r->detail) in.notification.detail = json::serialize(*r->detail);
       in.notification.source = r->source;
-      in.notification.created_ms = now_ms();
+      in.notification.created_ms = unix_ms();
       inserts.push_back(std::move(in));
     }
     auto stored = st.insert_batch(inserts);
@@ -322,7 +316,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
       touched.clear();
     }
     try {
-      auto horizon = now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options.max_age).count();
+      auto horizon = unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(options.max_age).count();
       auto removed = store->prune(horizon, options.max_per_user, users);
       if (removed > 0) spdlog::debug("notifications: retention removed {} entries", removed);
     } catch (const notify::StoreError& e) {
