@@ -1,27 +1,17 @@
 // The embedded notification store: tables in the SQLite file of
 // store.url (WAL, shared with presence, which writes its own tables).
 #include "notify/store.hpp"
-#include "common/c_handle.hpp"
+#include "common/sqlite.hpp"
 
 #include <sqlite3.h>
 
 #include <filesystem>
-#include <unordered_map>
 
 namespace rollcall::notify {
 
 namespace {
 
-using Db = CHandle<sqlite3, sqlite3_close_v2>;
-using Owned = CHandle<sqlite3_stmt, sqlite3_finalize>;
-// A cached statement on loan: reset (and its bindings cleared) when returned.
-struct StmtReset {
-  void operator()(sqlite3_stmt* s) const noexcept {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtReset>;
+using Stmt = StmtLoan;
 
 constexpr int kSchemaVersion = 1;
 
@@ -290,16 +280,11 @@ class SqliteStore final : public Store {
       throw StoreError("store sqlite:" + path_ + ": " + msg);
     }
   }
-  // Statements are prepared once and kept (keyed by their text, which is
-  // a literal); one loan of each at a time.
+  // Statements are prepared once and kept; one loan of each at a time.
   Stmt prepare(const char* sql) {
-    auto& slot = statements_[sql];
-    if (!slot) {
-      sqlite3_stmt* raw = nullptr;
-      if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) fail("prepare");
-      slot.reset(raw);
-    }
-    return Stmt(slot.get());
+    auto s = statements_.get(db_.get(), sql);
+    if (!s) fail("prepare");
+    return s;
   }
   static void bind(Stmt& s, int i, const std::string& v) {
     sqlite3_bind_text(s.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
@@ -324,8 +309,8 @@ class SqliteStore final : public Store {
   }
 
   std::string path_;
-  Db db_;  // declared first: destroyed after the statements
-  std::unordered_map<const char*, Owned> statements_;
+  SqliteDb db_;                 // declared first: destroyed after the statements
+  StatementCache statements_;
 };
 
 }  // namespace

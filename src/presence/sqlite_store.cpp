@@ -2,7 +2,7 @@
 // believed online, the sequence counter, the webhook outbox and the dead
 // letters. Only live users and undelivered events are kept.
 #include "presence/store.hpp"
-#include "common/c_handle.hpp"
+#include "common/sqlite.hpp"
 #include "common/clock.hpp"
 
 #include <boost/json/array.hpp>
@@ -23,16 +23,6 @@ namespace rollcall {
 
 namespace {
 
-// A cached statement on loan: reset (and its bindings cleared) when returned.
-struct StmtReset {
-  void operator()(sqlite3_stmt* s) const noexcept {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-  }
-};
-using Db = CHandle<sqlite3, sqlite3_close_v2>;
-using Stmt = CHandle<sqlite3_stmt, sqlite3_finalize>;
-using StmtLoan = std::unique_ptr<sqlite3_stmt, StmtReset>;
 
 constexpr std::size_t kDeadLetterKeep = 10000;
 
@@ -296,17 +286,9 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
   // Statements are compiled once and kept: a presence transition runs the
   // same few statements every time.
   StmtLoan prepare(const char* sql) {
-    auto& slot = statements_[sql];
-    if (!slot) {
-      sqlite3_stmt* s = nullptr;
-      if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) !=
-          SQLITE_OK) {
-        statements_.erase(sql);
-        fail(sql);
-      }
-      slot.reset(s);
-    }
-    return StmtLoan(slot.get());
+    auto s = statements_.get(db_.get(), sql);
+    if (!s) fail(sql);
+    return s;
   }
 
   // One statement without results (BEGIN, COMMIT), compiled once.
@@ -344,8 +326,8 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
   }
 
   std::string path_;
-  Db db_;
-  std::unordered_map<std::string, Stmt> statements_;  // after db_: finalized first
+  SqliteDb db_;
+  StatementCache statements_;  // after db_: finalized first
 };
 
 }  // namespace
