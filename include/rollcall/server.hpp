@@ -110,6 +110,10 @@ using AsyncHttpHandler = std::function<void(const HttpRequest&, HttpRespond resp
 // any bytes: check them before echoing them in JSON.
 bool valid_utf8(std::string_view s) noexcept;
 
+// `url` as it may be logged or shown: the password of
+// "scheme://user:password@host..." replaced by "***"; anything else as is.
+std::string redact_url(std::string_view url);
+
 // Error passed to middleware `next`: the client receives connect_error with
 // {message, data}.
 struct ConnectError {

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <rollcall/server.hpp>
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -628,16 +630,6 @@ bool is_secret(std::string_view key) {
   return key == "auth.jwt_secret" || key == "auth.session_secret" || key == "webhooks.secret" || key == "api.key";
 }
 
-// A URL as it can be shown: the password of user:password@ replaced by "***".
-std::string redact(std::string_view value) {
-  auto scheme = value.find("://");
-  if (scheme == std::string_view::npos) return std::string(value);
-  auto at = value.find('@', scheme + 3);
-  auto colon = value.find(':', scheme + 3);
-  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(value);
-  return std::string(value.substr(0, colon + 1)) + "***" + std::string(value.substr(at));
-}
-
 // Config -> TOML, every key of the schema, secrets masked.
 class Printer {
  public:
@@ -669,7 +661,7 @@ class Printer {
   std::string shown(std::string_view key, const std::string& value) const {
     if (value.empty()) return value;
     if (is_secret(section_ + "." + std::string(key))) return "***";
-    return redact(value);
+    return redact_url(value);
   }
   std::string section_;
   toml::table* table_ = nullptr;

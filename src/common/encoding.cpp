@@ -1,6 +1,8 @@
 #include "common/encoding.hpp"
 #include "common/c_handle.hpp"
 
+#include <rollcall/server.hpp>
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -195,6 +197,15 @@ std::string random_id() {
   random_bytes(bytes.data(), bytes.size());
   return base64_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
                        Base64::url, false);
+}
+
+std::string redact_url(std::string_view url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  auto at = url.find('@', scheme + 3);
+  auto colon = url.find(':', scheme + 3);
+  if (at == std::string_view::npos || colon == std::string_view::npos || colon > at) return std::string(url);
+  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
 }
 
 }  // namespace rollcall

@@ -52,7 +52,7 @@ std::string literal(std::string_view s) {
 PgIngest::PgIngest(asio::io_context& ioc, std::string url, std::string channel, Publish publish)
     : ioc_(ioc),
       url_(std::move(url)),
-      described_(pg::redact_url(url_)),
+      described_(redact_url(url_)),
       channel_(std::move(channel)),
       publish_(std::move(publish)),
       socket_(ioc),

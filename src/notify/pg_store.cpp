@@ -68,7 +68,7 @@ std::string int_array(const std::vector<std::int64_t>& ids) {
 
 class PgStore final : public Store {
  public:
-  explicit PgStore(const std::string& url) : url_(url), described_(pg::redact_url(url)) {
+  explicit PgStore(const std::string& url) : url_(url), described_(redact_url(url)) {
     connect();
     auto& c = conn();
     check(c.exec("BEGIN"));
@@ -321,7 +321,7 @@ std::unique_ptr<Store> open_postgres_store(const std::string& url) { return std:
 std::unique_ptr<Store> open_store(const std::string& url) {
   if (url.starts_with("sqlite:")) return open_sqlite_store(url.substr(7));
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return open_postgres_store(url);
-  throw StoreError("store.url: unsupported scheme in '" + pg::redact_url(url) +
+  throw StoreError("store.url: unsupported scheme in '" + redact_url(url) +
                    "' (sqlite:PATH or postgresql://...)");
 }
 

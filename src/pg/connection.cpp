@@ -92,15 +92,4 @@ std::string Connection::quote_identifier(std::string_view name) const {
   return q ? std::string(q.get()) : std::string();
 }
 
-std::string redact_url(std::string_view url) {
-  // scheme://user:password@host... -> scheme://user:***@host...
-  auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  auto at = url.find('@', scheme + 3);
-  if (at == std::string_view::npos) return std::string(url);
-  auto colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
-}
-
 }  // namespace rollcall::pg

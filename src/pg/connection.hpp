@@ -85,7 +85,4 @@ class Connection {
   CHandle<PGconn, PQfinish> conn_;
 };
 
-// A URL as it can be logged: the password replaced by "***".
-std::string redact_url(std::string_view url);
-
 }  // namespace rollcall::pg
