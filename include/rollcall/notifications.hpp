@@ -167,4 +167,8 @@ class Notifications {
   std::shared_ptr<Impl> impl_;
 };
 
+// {"ids": [...]} or {"all": true}, with "unread": the notifications:read
+// event and the answer of POST /v1/users/{user}/notifications/read.
+boost::json::object to_json(const Notifications::ReadResult& result);
+
 }  // namespace rollcall

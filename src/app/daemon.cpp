@@ -480,13 +480,7 @@ struct Daemon::State {
         notifications->mark_read(user, std::move(ids), all, "",
                                  [respond, store_error](const std::string& e, Notifications::ReadResult r) {
                                    if (!e.empty()) return respond(store_error(e));
-                                   json::array marked;
-                                   for (auto id : r.ids) marked.push_back(id);
-                                   json::object out;
-                                   if (r.all) out["all"] = true;
-                                   else out["ids"] = std::move(marked);
-                                   out["unread"] = r.unread;
-                                   respond(json_response(200, out));
+                                   respond(json_response(200, to_json(r)));
                                  });
         return;
       }
@@ -496,18 +490,10 @@ struct Daemon::State {
 
   HttpResponse api(const HttpRequest& req) {
     if (req.path == "/v1/emit") {
-      if (req.method != "POST") {
-        auto res = error_response(405, "only POST is supported");
-        res.headers.emplace_back("Allow", "POST");
-        return res;
-      }
+      if (req.method != "POST") return method_not_allowed("POST");
       return emit(req.body);
     }
-    if (req.method != "GET") {
-      auto res = error_response(405, "only GET is supported");
-      res.headers.emplace_back("Allow", "GET");
-      return res;
-    }
+    if (req.method != "GET") return method_not_allowed("GET");
     // Ids come percent-decoded from the path or query: any bytes. They are
     // echoed in the JSON, which must stay valid UTF-8.
     constexpr std::string_view users_prefix = "/v1/presence/users/";
@@ -695,11 +681,7 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
     state->api_async(req, std::move(respond));
   });
   server_->add_http_route("/healthz", [state](const HttpRequest& req) {
-    if (req.method != "GET") {
-      return HttpResponse{.status = 405,
-                          .body = R"({"error":"only GET is supported"})",
-                          .headers = {{"Allow", "GET"}}};
-    }
+    if (req.method != "GET") return State::method_not_allowed("GET");
     // Degraded (503, so load balancers and probes notice) while presence
     // transitions cannot be stored: they wait in memory, unannounced.
     auto h = state->server->presence().store_health();
@@ -718,11 +700,7 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   // Ready (200) when every dependency that is configured answers; else 503
   // naming each that does not (docs/api.md).
   server_->add_http_route("/readyz", [state](const HttpRequest& req) {
-    if (req.method != "GET") {
-      return HttpResponse{.status = 405,
-                          .body = R"({"error":"only GET is supported"})",
-                          .headers = {{"Allow", "GET"}}};
-    }
+    if (req.method != "GET") return State::method_not_allowed("GET");
     return state->readiness();
   });
   join_cluster(config);

@@ -52,6 +52,14 @@ json::object error_reply(const std::string& error) {
   return o;
 }
 
+// Answers `ack` from any thread: the answer is posted to the socket's loop
+// (and dropped if the socket is gone by then).
+std::function<void(json::object)> answer_on_loop(Socket& socket, Ack ack) {
+  return [weak = socket.weak(), ack](json::object o) {
+    if (auto s = weak.lock()) s->post([ack, o = std::move(o)](Socket&) mutable { ack(Args::of(std::move(o))); });
+  };
+}
+
 }  // namespace
 
 json::object to_json(const Notification& n) {
@@ -62,6 +70,19 @@ json::object to_json(const Notification& n) {
   o["created_at"] = format_rfc3339_ms(n.created_ms);
   o["read"] = n.read;
   if (n.detail) o["detail"] = *n.detail;
+  return o;
+}
+
+json::object to_json(const Notifications::ReadResult& result) {
+  json::object o;
+  if (result.all) {
+    o["all"] = true;
+  } else {
+    json::array ids;
+    for (auto id : result.ids) ids.push_back(id);
+    o["ids"] = std::move(ids);
+  }
+  o["unread"] = result.unread;
   return o;
 }
 
@@ -284,19 +305,10 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   }
 
   void tell_read(const std::string& user, const ReadResult& result, const std::string& except_socket) {
-    json::object o;
-    if (result.all) {
-      o["all"] = true;
-    } else {
-      json::array ids;
-      for (auto id : result.ids) ids.push_back(id);
-      o["ids"] = std::move(ids);
-    }
-    o["unread"] = result.unread;
     BroadcastOperator::Target t;
     t.rooms.push_back(user_room(user));
     if (!except_socket.empty()) t.except.push_back(except_socket);
-    nsp.target(std::move(t)).emit("notifications:read", Args::of(std::move(o)));
+    nsp.target(std::move(t)).emit("notifications:read", Args::of(to_json(result)));
   }
 
   void schedule_prune() {
@@ -359,12 +371,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
           limit = static_cast<std::size_t>(std::clamp<std::int64_t>(n, 1, kMaxPage));
         }
       }
-      auto weak_socket = socket.weak();
-      auto reply = [weak_socket, ack](json::object o) {
-        if (auto s = weak_socket.lock()) {
-          s->post([ack, o = std::move(o)](Socket&) mutable { ack(Args::of(std::move(o))); });
-        }
-      };
+      auto reply = answer_on_loop(socket, ack);
       self->list_impl(socket.user()->id, before, limit, [reply](const std::string& error, NotificationPage page) {
         reply(error.empty() ? to_json(page) : error_reply(error));
       });
@@ -398,19 +405,10 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
         if (ack) ack(Args::of(error_reply(bad)));
         return;
       }
-      auto weak_socket = socket.weak();
+      auto reply = answer_on_loop(socket, ack);
       self->read_impl(socket.user()->id, std::move(ids), all, socket.id(),
-                      [weak_socket, ack](const std::string& error, ReadResult r) {
-                        if (!ack) return;
-                        json::object o;
-                        if (!error.empty()) {
-                          o = error_reply(error);
-                        } else {
-                          o["unread"] = r.unread;
-                        }
-                        if (auto s = weak_socket.lock()) {
-                          s->post([ack, o = std::move(o)](Socket&) mutable { ack(Args::of(std::move(o))); });
-                        }
+                      [reply, ack](const std::string& error, ReadResult r) {
+                        if (ack) reply(error.empty() ? json::object{{"unread", r.unread}} : error_reply(error));
                       });
     });
   }
