@@ -11,8 +11,8 @@ namespace asio = boost::asio;
 namespace {
 
 // Created at start (idempotent; several nodes starting at once serialise
-// on the advisory lock). $1 is never used here: the channel is a trigger
-// argument, quoted as a literal.
+// on the advisory lock). The channel is the trigger's argument, quoted as
+// a literal by libpq.
 std::string setup_sql(const std::string& channel_literal) {
   return R"sql(
 SELECT pg_advisory_xact_lock(hashtext('rollcall:notify:outbox'));
@@ -36,15 +36,6 @@ DROP TRIGGER IF EXISTS rollcall_outbox_notify ON rollcall_outbox;
 CREATE TRIGGER rollcall_outbox_notify AFTER INSERT ON rollcall_outbox
   FOR EACH STATEMENT EXECUTE FUNCTION rollcall_outbox_notify()sql" +
          channel_literal + ");";
-}
-
-std::string literal(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
 }
 
 }  // namespace
@@ -96,7 +87,7 @@ void PgIngest::connect() {
   if (!conn_) {
     why = "cannot connect: " + error;
   } else {
-    std::string tx = "BEGIN;" + setup_sql(literal(channel_)) + "COMMIT;";
+    std::string tx = "BEGIN;" + setup_sql(conn_->quote_literal(channel_)) + "COMMIT;";
     if (auto e = conn_->run(tx); !e.empty()) {
       why = "cannot create rollcall_outbox: " + e;
     } else if (auto e2 = conn_->run("LISTEN " + conn_->quote_identifier(channel_)); !e2.empty()) {

@@ -92,4 +92,9 @@ std::string Connection::quote_identifier(std::string_view name) const {
   return q ? std::string(q.get()) : std::string();
 }
 
+std::string Connection::quote_literal(std::string_view text) const {
+  CHandle<char, PQfreemem> q(PQescapeLiteral(conn_.get(), text.data(), text.size()));
+  return q ? std::string(q.get()) : std::string();
+}
+
 }  // namespace rollcall::pg

@@ -79,6 +79,8 @@ class Connection {
 
   // A quoted identifier ("rollcall" -> "\"rollcall\"").
   std::string quote_identifier(std::string_view name) const;
+  // A quoted string literal ("it's" -> "'it''s'"), by the server's rules.
+  std::string quote_literal(std::string_view text) const;
 
  private:
   explicit Connection(PGconn* c) : conn_(c) {}
