@@ -18,8 +18,7 @@
 // a fresh database on the test PostgreSQL (127.0.0.1:$PG_PORT, default
 // 15432: bash scripts/services.sh start), dropped at the end. The clients
 // are the npm socket.io-client of tests/interop (scripts/deps.sh --test).
-import { execFile, spawn } from "node:child_process";
-import crypto from "node:crypto";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -28,6 +27,9 @@ import path from "node:path";
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const require = createRequire(path.join(ROOT, "tests/interop/package.json"));
 const { io } = require("socket.io-client");
+// The test suite's JWT signer and PostgreSQL helpers.
+const { signHS256 } = await import(path.join(ROOT, "tests/interop/lib/jwt.mjs"));
+const { freshDatabase } = await import(path.join(ROOT, "tests/interop/lib/pg.mjs"));
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
@@ -46,20 +48,7 @@ const SECRET = "bench-notify-secret-0123456789abcdef";
 const KEY = "bench-notify-api-key-0123456789";
 const HZ = 100; // clock ticks per second (getconf CLK_TCK on Linux)
 
-function b64url(s) {
-  return Buffer.from(s).toString("base64url");
-}
-function token(sub) {
-  const input = `${b64url(JSON.stringify({ alg: "HS256", typ: "JWT" }))}.${b64url(JSON.stringify({ sub }))}`;
-  return `${input}.${crypto.createHmac("sha256", SECRET).update(input).digest("base64url")}`;
-}
-function psql(db, sql) {
-  const port = process.env.PG_PORT ?? "15432";
-  return new Promise((resolve, reject) =>
-    execFile("psql", ["-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", db, "-Atqc", sql], { timeout: 10000 },
-      (err, out, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(out))),
-  );
-}
+const token = (sub) => signHS256({ sub }, SECRET);
 function cpuTicks(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(f[11]) + Number(f[12]); // utime + stime
@@ -70,13 +59,12 @@ const median = (xs) => pct(xs, 50);
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rollcall-bench-notify-"));
-  let dbName = null;
-  let storeUrl = "";
+  let db = null;
   if (opt.store === "postgres") {
-    dbName = `rc_bench_notify_${process.pid}`;
-    await psql("postgres", `create database ${dbName}`);
-    storeUrl = `postgresql://postgres@127.0.0.1:${process.env.PG_PORT ?? "15432"}/${dbName}`;
+    process.env.PG_PORT ??= "15432";
+    db = await freshDatabase("bench_notify");
   }
+  const storeUrl = db?.url ?? "";
   const config = [
     "[server]", "threads = 1", `data_dir = ${JSON.stringify(dir)}`, "max_write_queue_bytes = 67108864",
     "[auth]", `jwt_secret = ${JSON.stringify(SECRET)}`,
@@ -202,7 +190,7 @@ async function main() {
     proc.kill("SIGTERM");
     await new Promise((r) => proc.once("exit", r));
     fs.rmSync(dir, { recursive: true, force: true });
-    if (dbName) await psql("postgres", `drop database if exists ${dbName} with (force)`);
+    await db?.drop();
   }
 }
 
