@@ -13,13 +13,16 @@ BASE="${SERVICES_DIR:-$ROOT/build-services}"
 REDIS_PORT="${REDIS_PORT:-16379}"
 PG_PORT="${PG_PORT:-15432}"
 PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+# PostgreSQL runs as the user postgres, which must reach its data directory:
+# not under the clone, which may sit in a directory only root can enter.
+PG_BASE="${PG_SERVICES_DIR:-/tmp/rollcall-services-pg-$PG_PORT}"
 
 pg_answers() {
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1
 }
 
 # A private cluster owned by postgres (it refuses to run as root), data on
-# $BASE/pg, no durability (tests only), loopback only.
+# $PG_BASE, no durability (tests only), loopback only.
 start_postgres() {
   if pg_answers; then
     echo "services.sh: PostgreSQL already answers on 127.0.0.1:$PG_PORT"
@@ -30,16 +33,16 @@ start_postgres() {
     fi
     local run=(runuser -u postgres --)
     (( EUID == 0 )) || run=()
-    rm -rf "$BASE/pg"
-    install -d -m 0700 "$BASE/pg"
-    (( EUID == 0 )) && chown postgres:postgres "$BASE/pg"
-    "${run[@]}" "$PGBIN/initdb" -D "$BASE/pg/data" -U postgres -A trust --no-sync -E UTF8 \
-      --locale=C.UTF-8 >"$BASE/pg-initdb.log" 2>&1 ||
-      { echo "services.sh: initdb failed (see $BASE/pg-initdb.log)" >&2; exit 1; }
-    "${run[@]}" "$PGBIN/pg_ctl" -D "$BASE/pg/data" -l "$BASE/pg/pg.log" -w -t 30 \
-      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $BASE/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    rm -rf "$PG_BASE"
+    install -d -m 0700 "$PG_BASE"
+    (( EUID == 0 )) && chown postgres:postgres "$PG_BASE"
+    "${run[@]}" "$PGBIN/initdb" -D "$PG_BASE/data" -U postgres -A trust --no-sync -E UTF8 \
+      --locale=C.UTF-8 >"$PG_BASE/initdb.log" 2>&1 ||
+      { echo "services.sh: initdb failed (see $PG_BASE/initdb.log)" >&2; exit 1; }
+    "${run[@]}" "$PGBIN/pg_ctl" -D "$PG_BASE/data" -l "$PG_BASE/pg.log" -w -t 30 \
+      -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_BASE -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
       start >/dev/null ||
-      { echo "services.sh: PostgreSQL did not start on 127.0.0.1:$PG_PORT (see $BASE/pg/pg.log)" >&2; exit 1; }
+      { echo "services.sh: PostgreSQL did not start on 127.0.0.1:$PG_PORT (see $PG_BASE/pg.log)" >&2; exit 1; }
     echo "services.sh: PostgreSQL on 127.0.0.1:$PG_PORT"
   fi
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc \
@@ -72,10 +75,10 @@ stop() {
     kill "$(cat "$BASE/redis.pid")" 2>/dev/null || true
     rm -f "$BASE/redis.pid"
   fi
-  if [[ -f "$BASE/pg/data/postmaster.pid" && -n "$PGBIN" ]]; then
+  if [[ -f "$PG_BASE/data/postmaster.pid" && -n "$PGBIN" ]]; then
     local run=(runuser -u postgres --)
     (( EUID == 0 )) || run=()
-    "${run[@]}" "$PGBIN/pg_ctl" -D "$BASE/pg/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    "${run[@]}" "$PGBIN/pg_ctl" -D "$PG_BASE/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
   fi
 }
 
