@@ -20,6 +20,7 @@ struct ClusterOptions {
   std::string adapter_key = "socket.io";  // channel prefix, as Node's redis-adapter `key`
   std::string prefix = "rollcall";        // every other Redis key starts with this
   Millis requests_timeout{5000};          // fetch_sockets, acks, server-side emits across nodes
+  std::string address{};  // where this node listens, shown by the admin API's node list
 };
 
 class Cluster {

@@ -158,6 +158,7 @@ class Notifications {
     bool postgres_configured = false;
     bool postgres_connected = false;
     std::string postgres_error;
+    std::uint64_t published = 0;  // notifications stored (not duplicates) since start
   };
   Health health() const;
 

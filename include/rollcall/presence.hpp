@@ -1,6 +1,8 @@
 // Users, not sockets: identity and exactly-once online/offline transitions.
 #pragma once
 
+#include <rollcall/stats.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -128,6 +130,41 @@ struct PresenceStoreHealth {
   std::int64_t failing_since_ms = 0;  // Unix ms of the first failure of this run of failures
 };
 
+// A page of the users online now (Presence::list_online). `next` is the
+// cursor of the following page, empty at the end.
+struct OnlinePage {
+  std::vector<UserPresence> users;
+  std::string next;
+};
+
+// A node of the cluster (Presence::nodes).
+struct NodeInfo {
+  std::string id;
+  std::string address;           // where it listens, as it registered
+  std::int64_t lease_age_ms = 0; // since its lease was last renewed
+  std::uint64_t connections = 0; // users' connections it holds
+  bool self = false;             // the node answering
+};
+
+// The webhook queue (Presence::webhook_queue).
+struct WebhookQueue {
+  bool enabled = false;
+  std::uint64_t pending = 0;   // waiting to be delivered (retrying ones included)
+  std::uint64_t retrying = 0;  // of those, the ones that failed at least once
+  std::uint64_t dead = 0;      // dead letters kept
+  std::optional<DeadLetter> oldest;  // the oldest pending (dead_ms 0, reason empty)
+};
+
+// Counters since this process started (monitoring). Transitions count the
+// ones this node decided; webhook figures the deliveries this node made.
+struct PresenceMetrics {
+  std::uint64_t online = 0, offline = 0;   // transitions
+  std::uint64_t webhook_delivered = 0;     // events acknowledged with a 2xx
+  std::uint64_t webhook_failed = 0;        // requests that failed
+  std::uint64_t webhook_dead = 0;          // events dead-lettered
+  HistogramSnapshot webhook_seconds;       // duration of each webhook request
+};
+
 // Node-style view of presence (Server::presence()). Queries are thread-safe.
 // on_online/on_offline callbacks run on the presence thread, after the
 // transition is stored. The built-in presence implements it for one node;
@@ -158,6 +195,26 @@ class Presence {
   // The newest `max` dead-lettered webhook events, newest first (from the
   // store; waits for the presence thread, at most 2 s, else returns none).
   virtual std::vector<DeadLetter> dead_letters(std::size_t max) const = 0;
+
+  // For operators (the admin API, metrics). The defaults answer "not
+  // available" (nullopt) or nothing; the built-in and cluster presences
+  // implement them. Like the queries above they may wait (at most 2 s) for
+  // the presence thread or Redis: call them off the loops.
+  //
+  // Users online (in grace included), `limit` at a time, after `cursor`
+  // (empty: from the start). nullopt: cannot be had now.
+  virtual std::optional<OnlinePage> list_online(const std::string& cursor, std::size_t limit) const;
+  // The users' connections counted by presence, in the whole cluster.
+  virtual std::optional<std::uint64_t> connection_total() const;
+  // The nodes sharing presence (one for the built-in presence).
+  virtual std::optional<std::vector<NodeInfo>> nodes() const;
+  virtual std::optional<WebhookQueue> webhook_queue() const;
+  // Moves every dead letter back to the webhook queue (they are sent after
+  // what is queued, with their original id and seq); how many moved.
+  virtual std::optional<std::size_t> retry_dead_letters();
+  // The newest transitions, newest first (at most 1000 are kept).
+  virtual std::vector<PresenceEvent> recent_transitions(std::size_t max) const;
+  virtual PresenceMetrics metrics() const;
 };
 
 }  // namespace rollcall

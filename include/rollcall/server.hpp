@@ -18,6 +18,7 @@
 
 #include <rollcall/args.hpp>
 #include <rollcall/presence.hpp>
+#include <rollcall/stats.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -436,6 +437,12 @@ class Server {
 
   const ServerOptions& options() const noexcept;
   unsigned threads() const noexcept;
+
+  // Counts the sockets of every namespace by transport on every loop, and
+  // adds the traffic counters and loop lag (<rollcall/stats.hpp>). `cb`
+  // runs once, on one of the loops, when all have answered; never if the
+  // server stops first. Call it while the server runs, from any thread.
+  void collect_stats(std::function<void(ServerStats)> cb) const;
 
   struct Impl;
  private:

@@ -56,6 +56,7 @@ Cluster::Cluster(Server& server, ClusterOptions options)
     pc.redis = *redis;
     pc.prefix = o.prefix;
     pc.node_id = o.node_id;
+    pc.address = o.address;
     pc.lease = o.lease;
     pc.grace = presence_options.grace;
     pc.nsp = presence_options.nsp;

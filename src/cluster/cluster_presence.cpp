@@ -364,7 +364,8 @@ void ClusterPresence::failed(const std::string& why) const {
 void ClusterPresence::register_node() {
   if (registering_ || !running_) return;
   registering_ = true;
-  json::object details{{"node", config_.node_id}, {"pid", static_cast<std::int64_t>(::getpid())}};
+  json::object details{{"node", config_.node_id}, {"pid", static_cast<std::int64_t>(::getpid())},
+                       {"address", config_.address}};
   call(lua::register_node(),
        {config_.node_id, std::to_string(config_.lease.count()), json::serialize(details), random_id()},
       [this](std::error_code ec, RedisValue v) {
@@ -528,6 +529,14 @@ void ClusterPresence::sweep() {
 
 void ClusterPresence::announce(const PresenceEvent& e, const std::string&, bool online) {
   if (webhooks_) webhooks_->notify();
+  (online ? online_total_ : offline_total_).fetch_add(1, std::memory_order_relaxed);
+  // The cluster's newest transitions, for the admin API (best effort: a
+  // failure here loses a line of that list, nothing else).
+  const auto key = config_.prefix + ":transitions";
+  json::object t{{"id", e.id},   {"type", e.type}, {"user", e.user},
+                 {"seq", e.seq}, {"at", e.at_ms},  {"connections", e.connections}};
+  control_->command({"LPUSH", key, json::serialize(t)}, [](std::error_code, RedisValue) {});
+  control_->command({"LTRIM", key, "0", std::to_string(kRecentTransitions - 1)}, [](std::error_code, RedisValue) {});
   const char* status = online ? "online" : "offline";
   for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
   for (const auto& cb : online ? online_callbacks_ : offline_callbacks_) {
@@ -716,6 +725,146 @@ std::vector<DeadLetter> ClusterPresence::dead_letters(std::size_t max) const {
                              d->event.connections, d->event.attempts, d->dead_ms, d->reason});
   }
   return out;
+}
+
+}  // namespace rollcall::cluster
+
+namespace rollcall::cluster {
+
+std::optional<OnlinePage> ClusterPresence::list_online(const std::string& cursor, std::size_t limit) const {
+  auto scan = query({{"SSCAN", config_.prefix + ":online", cursor.empty() ? "0" : cursor, "COUNT",
+                      std::to_string(limit)}});
+  if (!scan || (*scan)[0].elements.size() != 2) return std::nullopt;
+  OnlinePage page;
+  const auto& next = (*scan)[0].elements[0].str;
+  if (next != "0") page.next = next;
+  std::vector<std::string> users;
+  std::vector<std::vector<std::string>> reads;
+  for (const auto& m : (*scan)[0].elements[1].elements) {
+    users.push_back(m.str);
+    reads.push_back({"HGETALL", config_.prefix + ":u:" + m.str});
+  }
+  auto hashes = query(std::move(reads));
+  if (!hashes) return std::nullopt;
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    if (auto p = parse_user(users[i], (*hashes)[i])) page.users.push_back(std::move(*p));
+  }
+  std::sort(page.users.begin(), page.users.end(), [](const auto& a, const auto& b) { return a.user < b.user; });
+  return page;
+}
+
+std::optional<std::vector<NodeInfo>> ClusterPresence::nodes() const {
+  auto r = query({{"TIME"}, {"ZRANGE", config_.prefix + ":nodes", "0", "-1", "WITHSCORES"}});
+  if (!r || (*r)[0].elements.size() != 2) return std::nullopt;
+  const auto now_ms = to_i64((*r)[0].elements[0].str) * 1000 + to_i64((*r)[0].elements[1].str) / 1000;
+  std::vector<NodeInfo> out;
+  std::vector<std::vector<std::string>> reads;
+  const auto& z = (*r)[1].elements;
+  for (std::size_t i = 0; i + 1 < z.size(); i += 2) {
+    const auto& key = z[i].str;
+    NodeInfo n;
+    n.id = key.substr(0, key.rfind('#'));
+    n.lease_age_ms = std::max<std::int64_t>(0, now_ms - (to_i64(z[i + 1].str) - config_.lease.count()));
+    n.self = n.id == config_.node_id;
+    out.push_back(std::move(n));
+    reads.push_back({"HGET", config_.prefix + ":node:" + key, "details"});
+    reads.push_back({"SCARD", config_.prefix + ":nc:" + key});
+  }
+  auto details = query(std::move(reads));
+  if (!details) return std::nullopt;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    boost::system::error_code ec;
+    auto v = json::parse((*details)[2 * i].str, ec);
+    if (!ec && v.is_object()) {
+      if (auto* a = v.as_object().if_contains("address"); a && a->is_string()) out[i].address = a->as_string();
+    }
+    out[i].connections = static_cast<std::uint64_t>((*details)[2 * i + 1].integer);
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> ClusterPresence::connection_total() const {
+  auto n = nodes();
+  if (!n) return std::nullopt;
+  std::uint64_t total = 0;
+  for (const auto& node : *n) total += node.connections;
+  return total;
+}
+
+std::optional<WebhookQueue> ClusterPresence::webhook_queue() const {
+  const auto& P = config_.prefix;
+  auto r = query({{"XLEN", P + ":outbox"},
+                  {"HLEN", P + ":outbox:attempts"},
+                  {"XLEN", P + ":outbox:dead"},
+                  {"XRANGE", P + ":outbox", "-", "+", "COUNT", "1"}});
+  if (!r) return std::nullopt;
+  WebhookQueue q;
+  q.enabled = webhooks_ != nullptr;
+  q.pending = static_cast<std::uint64_t>((*r)[0].integer);
+  q.retrying = static_cast<std::uint64_t>((*r)[1].integer);
+  q.dead = static_cast<std::uint64_t>((*r)[2].integer);
+  if (!(*r)[3].elements.empty()) {
+    // An outbox entry has the fields of a dead letter but its last three.
+    if (auto d = dead_letter_of((*r)[3].elements[0])) {
+      q.oldest = DeadLetter{d->event.id, d->event.type, d->event.user, d->event.seq, d->event.at_ms,
+                            d->event.connections, 0, 0, {}};
+    }
+  }
+  return q;
+}
+
+std::optional<std::size_t> ClusterPresence::retry_dead_letters() {
+  auto r = query({{"EVAL", std::string(requeue_dead_script()), "0", config_.prefix}});
+  if (!r) return std::nullopt;
+  if (webhooks_) webhooks_->notify();
+  return static_cast<std::size_t>((*r)[0].integer);
+}
+
+std::vector<PresenceEvent> ClusterPresence::recent_transitions(std::size_t max) const {
+  std::vector<PresenceEvent> out;
+  if (max == 0) return out;
+  auto r = query({{"LRANGE", config_.prefix + ":transitions", "0", std::to_string(max - 1)}});
+  if (!r) return out;
+  for (const auto& line : (*r)[0].elements) {
+    boost::system::error_code ec;
+    auto v = json::parse(line.str, ec);
+    if (ec || !v.is_object()) continue;
+    const auto& o = v.as_object();
+    auto str = [&o](const char* k) {
+      auto* x = o.if_contains(k);
+      return x && x->is_string() ? std::string(x->as_string()) : std::string();
+    };
+    auto num = [&o](const char* k) -> std::int64_t {
+      auto* x = o.if_contains(k);
+      if (x == nullptr) return 0;
+      if (x->is_int64()) return x->as_int64();
+      if (x->is_uint64()) return static_cast<std::int64_t>(x->as_uint64());
+      return 0;
+    };
+    PresenceEvent e;
+    e.id = str("id");
+    e.type = str("type");
+    e.user = str("user");
+    e.seq = static_cast<std::uint64_t>(num("seq"));
+    e.at_ms = num("at");
+    e.connections = static_cast<std::uint32_t>(num("connections"));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+PresenceMetrics ClusterPresence::metrics() const {
+  PresenceMetrics m;
+  m.online = online_total_.load(std::memory_order_relaxed);
+  m.offline = offline_total_.load(std::memory_order_relaxed);
+  if (webhooks_) {
+    auto st = webhooks_->stats();
+    m.webhook_delivered = st.delivered;
+    m.webhook_failed = st.failed_attempts;
+    m.webhook_dead = st.dead_lettered;
+    m.webhook_seconds = std::move(st.seconds);
+  }
+  return m;
 }
 
 }  // namespace rollcall::cluster

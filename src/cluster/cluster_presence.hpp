@@ -54,6 +54,7 @@ struct PresenceConfig {
   redis::RedisConfig redis;
   std::string prefix = "rollcall";
   std::string node_id;  // empty: generated
+  std::string address;  // shown in the admin API's node list (where the node listens)
   std::chrono::milliseconds lease{5000};
   std::chrono::milliseconds grace{5000};
   std::string nsp = "/";  // of the org "presence" events
@@ -102,6 +103,15 @@ class ClusterPresence final : public Presence {
   std::size_t online_count() const override;
   PresenceStoreHealth store_health() const override;
   std::vector<DeadLetter> dead_letters(std::size_t max) const override;
+  std::optional<OnlinePage> list_online(const std::string& cursor, std::size_t limit) const override;
+  std::optional<std::uint64_t> connection_total() const override;
+  std::optional<std::vector<NodeInfo>> nodes() const override;
+  std::optional<WebhookQueue> webhook_queue() const override;
+  std::optional<std::size_t> retry_dead_letters() override;
+  std::vector<PresenceEvent> recent_transitions(std::size_t max) const override;
+  PresenceMetrics metrics() const override;
+  // P:transitions keeps the cluster's newest transitions for the admin API.
+  static constexpr std::size_t kRecentTransitions = 1000;
 
  private:
   struct Notice {
@@ -146,6 +156,7 @@ class ClusterPresence final : public Presence {
   std::atomic<bool> running_{false};
   std::function<void()> on_fenced_;
   std::vector<Callback> online_callbacks_, offline_callbacks_;
+  std::atomic<std::uint64_t> online_total_{0}, offline_total_{0};  // announced by this node
 
   // Presence thread only.
   std::string node_key_;

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <unistd.h>
 
 #include <condition_variable>
@@ -272,6 +274,66 @@ TEST_F(ClusterPresenceTest, AfterRedisDroppedItsScriptCacheNoticesAreAppliedInOr
   for (const auto& e : journal_.events) per_user[e.user].push_back(e.type);
   EXPECT_EQ(per_user["u1"], (std::vector<std::string>{"user.online", "user.offline"}));
   EXPECT_EQ(per_user["u2"], (std::vector<std::string>{"user.online", "user.offline"}));
+}
+
+TEST_F(ClusterPresenceTest, OperatorViewsSeeTheWholeClusterFromAnyNode) {
+  auto& a = node("a");
+  auto& b = node("b");
+  ASSERT_TRUE(registered(a));
+  ASSERT_TRUE(registered(b));
+  for (const char* id : {"ann", "bob", "cid"}) a.connected(User{id, id, {}}, conn(std::string(id) + "-a"));
+  b.connected(User{"ann", "ann", {}}, conn("ann-b"));
+  ASSERT_TRUE(journal_.wait_for(3));
+  // Until b's connect has landed too.
+  std::optional<std::uint64_t> total;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    total = b.connection_total();
+    if (total == 4u) break;
+  }
+  EXPECT_EQ(total, 4u);
+
+  auto nodes = b.nodes();
+  ASSERT_TRUE(nodes);
+  ASSERT_EQ(nodes->size(), 2u);
+  std::map<std::string, NodeInfo> by_id;
+  for (const auto& n : *nodes) by_id[n.id] = n;
+  EXPECT_EQ(by_id["a"].connections, 3u);
+  EXPECT_EQ(by_id["b"].connections, 1u);
+  EXPECT_TRUE(by_id["b"].self);
+  EXPECT_FALSE(by_id["a"].self);
+  EXPECT_GE(by_id["a"].lease_age_ms, 0);
+  EXPECT_LT(by_id["a"].lease_age_ms, 600);
+
+  std::set<std::string> seen;
+  std::string cursor;
+  for (int i = 0; i < 100; ++i) {
+    auto page = a.list_online(cursor, 1);
+    ASSERT_TRUE(page);
+    for (const auto& u : page->users) seen.insert(u.user);
+    if (page->next.empty()) break;
+    cursor = page->next;
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"ann", "bob", "cid"}));
+
+  a.disconnected("bob", "bob-a");
+  ASSERT_TRUE(journal_.wait_for(4));
+  // The transitions list is written after the announcement: wait for it.
+  std::vector<PresenceEvent> recent;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    recent = b.recent_transitions(10);
+    if (recent.size() == 4) break;
+  }
+  ASSERT_EQ(recent.size(), 4u);
+  EXPECT_EQ(recent[0].type, "user.offline");
+  EXPECT_EQ(recent[0].user, "bob");
+  EXPECT_EQ(a.metrics().online + b.metrics().online, 3u);
+  EXPECT_EQ(a.metrics().offline + b.metrics().offline, 1u);
+
+  // Webhooks are off here: the queue is empty and says so.
+  auto q = a.webhook_queue();
+  ASSERT_TRUE(q);
+  EXPECT_FALSE(q->enabled);
+  EXPECT_EQ(q->pending, 0u);
 }
 
 }  // namespace

@@ -248,6 +248,42 @@ std::vector<hooks::DeadLetter> StreamOutbox::dead(std::size_t max) {
   return out;
 }
 
+const char* requeue_dead_script() {
+  return R"lua(
+local P = ARGV[1]
+local dead = redis.call('XRANGE', P .. ':outbox:dead', '-', '+')
+for _, e in ipairs(dead) do
+  local f, out = e[2], {}
+  for i = 1, #f, 2 do
+    if f[i] ~= 'attempts' and f[i] ~= 'dead' and f[i] ~= 'reason' then
+      table.insert(out, f[i])
+      table.insert(out, f[i + 1])
+    end
+  end
+  redis.call('XADD', P .. ':outbox', '*', unpack(out))
+end
+redis.call('DEL', P .. ':outbox:dead')
+return #dead
+)lua";
+}
+
+hooks::OutboxCounts StreamOutbox::counts() {
+  hooks::OutboxCounts c;
+  auto r = run({{"XLEN", prefix_ + ":outbox"}, {"HLEN", prefix_ + ":outbox:attempts"},
+                {"XLEN", prefix_ + ":outbox:dead"}},
+               "counting the outbox");
+  if (!r) return c;
+  c.pending = static_cast<std::uint64_t>((*r)[0].integer);
+  c.retrying = static_cast<std::uint64_t>((*r)[1].integer);
+  c.dead = static_cast<std::uint64_t>((*r)[2].integer);
+  return c;
+}
+
+std::size_t StreamOutbox::requeue_dead() {
+  auto r = run({{"EVAL", requeue_dead_script(), "0", prefix_}}, "moving dead letters back");
+  return r ? static_cast<std::size_t>((*r)[0].integer) : 0;
+}
+
 std::optional<hooks::DeadLetter> dead_letter_of(const RedisValue& entry) {
   auto e = entry_of(entry);
   if (!e) return std::nullopt;

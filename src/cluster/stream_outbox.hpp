@@ -58,6 +58,8 @@ class StreamOutbox final : public hooks::Outbox {
   void attempted(const std::vector<std::int64_t>& rowids) override;
   void dead_letter(const std::vector<std::int64_t>& rowids, const std::string& reason) override;
   std::vector<hooks::DeadLetter> dead(std::size_t max) override;
+  hooks::OutboxCounts counts() override;
+  std::size_t requeue_dead() override;
 
   // Takes or renews the lead; true while this node leads.
   bool renew();
@@ -85,6 +87,10 @@ class StreamOutbox final : public hooks::Outbox {
   std::unordered_map<std::int64_t, std::string> ids_;  // rowid -> stream id, of the last batches
 };
 
+// ARGV: prefix -> how many dead letters went back to P:outbox (new stream
+// ids, so after what is queued; attempts and the dead-letter fields dropped).
+const char* requeue_dead_script();
+
 // An entry of P:outbox:dead (XRANGE/XREVRANGE form) as a dead letter.
 std::optional<hooks::DeadLetter> dead_letter_of(const redis::RedisValue& entry);
 
@@ -100,6 +106,7 @@ class ClusterWebhooks {
 
   void start();
   void notify();  // any thread
+  hooks::WebhookSender::Stats stats() const { return sender_->stats(); }  // any thread
   // Stops the sender (undelivered events stay in the stream) and gives
   // leadership up; joins the thread.
   void stop();

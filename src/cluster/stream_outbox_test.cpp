@@ -126,5 +126,37 @@ TEST_F(StreamOutboxTest, DeadLettersMoveToACappedStreamNewestFirst) {
   EXPECT_EQ(keys(), std::vector<std::string>{"outbox:dead"});
 }
 
+TEST_F(StreamOutboxTest, DeadLettersRequeuedGoToTheEndWithoutTheirDeadFields) {
+  StreamOutbox a(cfg_, prefix_, "a/1", 60000ms);
+  add("e1", "alice", 1);
+  add("e2", "bob", 2);
+  auto got = a.pending(10);
+  ASSERT_EQ(got.size(), 2u);
+  a.attempted({got[0].rowid});
+  a.dead_letter({got[0].rowid}, "HTTP 500");
+  add("e3", "cid", 3);
+  auto c = a.counts();
+  EXPECT_EQ(c.pending, 2u);
+  EXPECT_EQ(c.dead, 1u);
+  EXPECT_EQ(a.requeue_dead(), 1u);
+  c = a.counts();
+  EXPECT_EQ(c.pending, 3u);
+  EXPECT_EQ(c.dead, 0u);
+  EXPECT_EQ(c.retrying, 0u);
+  std::vector<std::string> order;
+  for (const auto& e : a.pending(10)) {
+    order.push_back(e.id);
+    EXPECT_EQ(e.attempts, 0u);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"e2", "e3", "e1"}));
+  auto raw = redis({{"XRANGE", prefix_ + ":outbox", "-", "+"}});
+  const auto& fields = raw[0].elements.back().elements[1].elements;
+  for (std::size_t i = 0; i < fields.size(); i += 2) {
+    EXPECT_NE(fields[i].str, "reason");
+    EXPECT_NE(fields[i].str, "dead");
+  }
+  a.release();
+}
+
 }  // namespace
 }  // namespace rollcall::cluster

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace rollcall {
@@ -20,6 +21,16 @@ Loop::Loop(unsigned idx)
       noop(make_text_frame('6', {})),
       close(make_text_frame('1', {})),
       probe_reply(make_text_frame('3', "probe")) {}
+
+void Loop::measure_lag() {
+  lag_timer.expires_after(kLagTick);
+  lag_timer.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    const auto late = std::chrono::steady_clock::now() - lag_timer.expiry();
+    lag.observe(std::max(0.0, std::chrono::duration<double>(late).count()));
+    measure_lag();
+  });
+}
 
 void Loop::trim_heap_soon() {
   if (trim_armed) return;

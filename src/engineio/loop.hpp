@@ -3,11 +3,15 @@
 
 #include "engineio/heartbeat.hpp"
 #include "engineio/frame.hpp"
+#include "common/histogram.hpp"
 #include "common/poller.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,6 +56,17 @@ struct Loop {
   std::size_t websockets = 0;  // live WebSocket connections (for the drain)
   std::shared_ptr<std::function<void()>> shutdown_check;
   bool stopping = false;
+
+  // Monitoring (Server::collect_stats): bytes read from and written to
+  // clients, and how late this loop runs a timer due every kLagTick.
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
+  void count_in(std::size_t n) noexcept { bytes_in.fetch_add(n, std::memory_order_relaxed); }
+  void count_out(std::size_t n) noexcept { bytes_out.fetch_add(n, std::memory_order_relaxed); }
+  static constexpr std::chrono::milliseconds kLagTick{100};
+  Histogram<10> lag{{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}};
+  boost::asio::steady_timer lag_timer{ioc};
+  // Arms lag_timer, and again each time it fires (on the loop's thread).
+  void measure_lag();
 
   // The loop's WebSocket connections (last: it owns them, and they use the
   // members above when they go).

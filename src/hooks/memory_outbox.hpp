@@ -62,6 +62,26 @@ class MemoryOutbox final : public Outbox {
     return out;
   }
 
+  OutboxCounts counts() override {
+    OutboxCounts c;
+    c.pending = events_.size();
+    for (const auto& [rowid, e] : events_) c.retrying += e.attempts > 0 ? 1 : 0;
+    c.dead = dead_.size();
+    if (!events_.empty()) c.oldest = events_.begin()->second;
+    return c;
+  }
+
+  std::size_t requeue_dead() override {
+    const auto n = dead_.size();
+    for (auto& d : dead_) {
+      d.event.attempts = 0;
+      d.event.created_ms = 0;
+      enqueue(std::move(d.event));
+    }
+    dead_.clear();
+    return n;
+  }
+
   std::size_t size() const noexcept { return events_.size(); }
   bool empty() const noexcept { return events_.empty(); }
 

@@ -117,7 +117,7 @@ void WebhookSender::stop() {
 WebhookSender::Stats WebhookSender::stats() const {
   return Stats{delivered_.load(std::memory_order_relaxed),
                failed_attempts_.load(std::memory_order_relaxed),
-               dead_lettered_.load(std::memory_order_relaxed)};
+               dead_lettered_.load(std::memory_order_relaxed), seconds_.snapshot()};
 }
 
 void WebhookSender::send_next() {
@@ -145,6 +145,7 @@ void WebhookSender::send_next() {
   headers.emplace_back("X-Rollcall-Signature", sign(cfg_.secret, timestamp, body));
 
   in_flight_ = true;
+  sent_at_ = std::chrono::steady_clock::now();
   if (cfg_.discard) {  // body and signature were built as for a real request
     asio::post(ex_, [self = shared_from_this(), rowids = std::move(rowids),
                      created = std::move(created)]() mutable {
@@ -164,6 +165,7 @@ void WebhookSender::on_response(std::vector<std::int64_t> rowids,
                                 std::vector<std::int64_t> created_ms, std::error_code ec,
                                 int status, const std::string& body) {
   in_flight_ = false;
+  seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - sent_at_).count());
   if (stopped_) return;  // aborted (or finished while stopping): leave the outbox alone
 
   if (!ec && status >= 200 && status < 300) {

@@ -6,6 +6,7 @@
 
 #include "hooks/http_client.hpp"
 #include "hooks/outbox.hpp"
+#include "common/histogram.hpp"
 
 #include <rollcall/presence.hpp>
 
@@ -43,6 +44,7 @@ class WebhookSender : public std::enable_shared_from_this<WebhookSender> {
     std::uint64_t delivered = 0;        // events acknowledged with a 2xx
     std::uint64_t failed_attempts = 0;  // requests that failed (non-2xx, timeout, I/O error)
     std::uint64_t dead_lettered = 0;    // events moved to the dead letter
+    HistogramSnapshot seconds;          // duration of each request
   };
 
   // Returns nullptr and sets `error` (e.g. "secret is required when url is
@@ -69,6 +71,8 @@ class WebhookSender : public std::enable_shared_from_this<WebhookSender> {
   void send_next();
   void on_response(std::vector<std::int64_t> rowids, std::vector<std::int64_t> created_ms,
                    std::error_code ec, int status, const std::string& body);
+  Histogram<11> seconds_{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  std::chrono::steady_clock::time_point sent_at_{};
   void schedule_retry();
 
   boost::asio::any_io_executor ex_;

@@ -107,6 +107,7 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
   asio::steady_timer prune_timer{ioc};
   std::unique_ptr<notify::PgIngest> ingest;
   std::atomic<bool> stopped{false};
+  std::atomic<std::uint64_t> published{0};  // stored and delivered since start (Health::published)
 
   mutable std::mutex mutex;  // guards the fields below
   bool store_ok = true;
@@ -224,7 +225,10 @@ struct Notifications::Impl : std::enable_shared_from_this<Notifications::Impl> {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& recipients = inserts[i].recipients;
       out.push_back(Published{stored[i].id, recipients.size(), stored[i].duplicate});
-      if (!stored[i].duplicate) deliver(*batch[i], stored[i], recipients);
+      if (!stored[i].duplicate) {
+        published.fetch_add(1, std::memory_order_relaxed);
+        deliver(*batch[i], stored[i], recipients);
+      }
     }
     return out;
   }
@@ -585,6 +589,7 @@ Notifications::Health Notifications::health() const {
     h.store_ok = impl_->store_ok;
     h.store_error = impl_->store_error;
   }
+  h.published = impl_->published.load(std::memory_order_relaxed);
   if (impl_->ingest) {
     h.postgres_configured = true;
     h.postgres_connected = impl_->ingest->connected();

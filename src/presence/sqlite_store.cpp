@@ -219,6 +219,37 @@ class SqliteStore final : public PresenceStore, public hooks::Outbox {
     }
   }
 
+  hooks::OutboxCounts counts() override {
+    hooks::OutboxCounts c;
+    auto s = prepare("SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM outbox WHERE "
+                     "attempts > 0), (SELECT count(*) FROM dead_letter)");
+    if (sqlite3_step(s.get()) == SQLITE_ROW) {
+      c.pending = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+      c.retrying = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1));
+      c.dead = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2));
+    }
+    if (auto oldest = pending(1); !oldest.empty()) c.oldest = std::move(oldest.front());
+    return c;
+  }
+
+  std::size_t requeue_dead() override {
+    try {
+      run("BEGIN IMMEDIATE");
+      auto s = prepare("INSERT INTO outbox(id, type, user, seq, at_ms, connections, created_ms) "
+                       "SELECT id, type, user, seq, at_ms, connections, ? FROM dead_letter ORDER BY rowid");
+      bind(s.get(), 1, unix_ms());
+      step_done(s.get());
+      const auto moved = static_cast<std::size_t>(sqlite3_changes(db_.get()));
+      run("DELETE FROM dead_letter");
+      run("COMMIT");
+      return moved;
+    } catch (const std::exception& ex) {
+      spdlog::error("cannot move dead letters back to the outbox: {}", ex.what());
+      sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return 0;
+    }
+  }
+
   std::vector<hooks::DeadLetter> dead(std::size_t max) override {
     std::vector<hooks::DeadLetter> out;
     auto s = prepare("SELECT rowid, id, type, user, seq, at_ms, connections, created_ms, attempts, "

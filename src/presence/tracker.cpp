@@ -184,6 +184,7 @@ void PresenceTracker::on_connected(User user, const ConnectionInfo& info) {
       *c = PackedConnection(info);
     } else {
       s.connections.emplace_back(info);
+      ++connections_;
     }
     if (s.grace) s.grace.reset();  // back within the grace period: no events
     if (!s.online) {
@@ -200,7 +201,7 @@ void PresenceTracker::on_disconnected(const std::string& user, const std::string
   auto it = users_.find(user);
   if (it == users_.end()) return;
   auto& s = it->second;
-  std::erase_if(s.connections, [&](const PackedConnection& c) { return c.socket_id() == socket_id; });
+  connections_ -= std::erase_if(s.connections, [&](const PackedConnection& c) { return c.socket_id() == socket_id; });
   if (s.connections.empty()) s.connections.shrink_to_fit();
   if (s.connections.empty() && s.online && !s.grace) start_grace(user, s);
 }
@@ -329,6 +330,14 @@ void PresenceTracker::store_failed(const std::string& error) {
 }
 
 void PresenceTracker::announce(const std::vector<Transition>& batch) {
+  {
+    std::lock_guard lock(recent_mutex_);
+    for (const auto& t : batch) {
+      (t.kind == TransitionKind::online ? online_total_ : offline_total_).fetch_add(1, std::memory_order_relaxed);
+      recent_.push_front(t.event);
+      if (recent_.size() > kRecentTransitions) recent_.pop_back();
+    }
+  }
   for (const auto& [kind, e, row] : batch) {
     for (const auto& org : e.orgs) broadcast_(org.id, e.user, status_name(kind));
     for (const auto& cb : kind == TransitionKind::online ? online_callbacks : offline_callbacks) {
@@ -475,22 +484,112 @@ std::vector<ConnectionInfo> Presence::connections(const std::string& user) const
   return p ? p->connections : std::vector<ConnectionInfo>{};
 }
 
+namespace {
+DeadLetter public_dead_letter(hooks::DeadLetter d) {
+  return DeadLetter{.id = std::move(d.event.id),
+                    .type = std::move(d.event.type),
+                    .user = std::move(d.event.user),
+                    .seq = d.event.seq,
+                    .at_ms = d.event.at_ms,
+                    .connections = d.event.connections,
+                    .attempts = d.event.attempts,
+                    .dead_ms = d.dead_ms,
+                    .reason = std::move(d.reason)};
+}
+}  // namespace
+
+std::optional<OnlinePage> Presence::list_online(const std::string&, std::size_t) const { return std::nullopt; }
+std::optional<std::uint64_t> Presence::connection_total() const { return std::nullopt; }
+std::optional<std::vector<NodeInfo>> Presence::nodes() const { return std::nullopt; }
+std::optional<WebhookQueue> Presence::webhook_queue() const { return std::nullopt; }
+std::optional<std::size_t> Presence::retry_dead_letters() { return std::nullopt; }
+std::vector<PresenceEvent> Presence::recent_transitions(std::size_t) const { return {}; }
+PresenceMetrics Presence::metrics() const { return {}; }
+
+std::optional<OnlinePage> detail::PresenceTracker::list_online(const std::string& cursor, std::size_t limit) const {
+  // Users in id order after the cursor: the `limit` smallest ids above it.
+  OnlinePage page;
+  std::lock_guard lock(mutex_);
+  std::vector<const UserState*> after;
+  for (const auto& [id, s] : users_) {
+    if (s.online && id > cursor) after.push_back(&s);
+  }
+  auto by_id = [](const UserState* a, const UserState* b) { return a->identity.id < b->identity.id; };
+  const bool more = after.size() > limit;
+  if (more) {
+    std::nth_element(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(limit), after.end(), by_id);
+    after.resize(limit);
+  }
+  std::sort(after.begin(), after.end(), by_id);
+  for (const auto* s : after) page.users.push_back(snapshot(*s));
+  if (more && !page.users.empty()) page.next = page.users.back().user;
+  return page;
+}
+
+std::optional<std::uint64_t> detail::PresenceTracker::connection_total() const {
+  std::lock_guard lock(mutex_);
+  return connections_;
+}
+
+std::optional<std::vector<NodeInfo>> detail::PresenceTracker::nodes() const {
+  NodeInfo self;
+  self.connections = *connection_total();
+  self.self = true;
+  return std::vector<NodeInfo>{std::move(self)};
+}
+
+std::optional<WebhookQueue> detail::PresenceTracker::webhook_queue() const {
+  WebhookQueue q;
+  q.enabled = sender_ != nullptr;
+  hooks::OutboxCounts counts;
+  auto* self = const_cast<PresenceTracker*>(this);  // reads the store on its thread
+  if (!self->run_on_thread([self, &counts] { counts = self->store_->outbox().counts(); },
+                           std::chrono::seconds(2))) {
+    return std::nullopt;
+  }
+  q.pending = counts.pending;
+  q.retrying = counts.retrying;
+  q.dead = counts.dead;
+  if (counts.oldest) q.oldest = public_dead_letter(hooks::DeadLetter{std::move(*counts.oldest), 0, {}});
+  return q;
+}
+
+std::optional<std::size_t> detail::PresenceTracker::retry_dead_letters() {
+  std::size_t moved = 0;
+  if (!run_on_thread([this, &moved] {
+        moved = store_->outbox().requeue_dead();
+        if (sender_) sender_->notify();
+      }, std::chrono::seconds(2))) {
+    return std::nullopt;
+  }
+  return moved;
+}
+
+std::vector<PresenceEvent> detail::PresenceTracker::recent_transitions(std::size_t max) const {
+  std::lock_guard lock(recent_mutex_);
+  return {recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(std::min(max, recent_.size()))};
+}
+
+PresenceMetrics detail::PresenceTracker::metrics() const {
+  PresenceMetrics m;
+  m.online = online_total_.load(std::memory_order_relaxed);
+  m.offline = offline_total_.load(std::memory_order_relaxed);
+  if (sender_) {
+    auto st = sender_->stats();
+    m.webhook_delivered = st.delivered;
+    m.webhook_failed = st.failed_attempts;
+    m.webhook_dead = st.dead_lettered;
+    m.webhook_seconds = std::move(st.seconds);
+  }
+  return m;
+}
+
 std::vector<DeadLetter> detail::PresenceTracker::dead_letters(std::size_t max) const {
   // Reads the store on the presence thread; the tracker itself is not changed.
   auto dead = const_cast<PresenceTracker*>(this)->dead_letter_events(max);
   std::vector<DeadLetter> out;
   out.reserve(dead.size());
-  for (auto& d : dead) {
-    out.push_back(DeadLetter{.id = std::move(d.event.id),
-                             .type = std::move(d.event.type),
-                             .user = std::move(d.event.user),
-                             .seq = d.event.seq,
-                             .at_ms = d.event.at_ms,
-                             .connections = d.event.connections,
-                             .attempts = d.event.attempts,
-                             .dead_ms = d.dead_ms,
-                             .reason = std::move(d.reason)});
-  }
+  for (auto& d : dead) out.push_back(public_dead_letter(std::move(d)));
   return out;
 }
 

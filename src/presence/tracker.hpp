@@ -28,6 +28,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -97,6 +98,14 @@ class PresenceTracker final : public Presence {
   std::size_t online_count() const override;
   PresenceStoreHealth store_health() const override;
   std::vector<DeadLetter> dead_letters(std::size_t max) const override;
+  std::optional<OnlinePage> list_online(const std::string& cursor, std::size_t limit) const override;
+  std::optional<std::uint64_t> connection_total() const override;
+  std::optional<std::vector<NodeInfo>> nodes() const override;
+  std::optional<WebhookQueue> webhook_queue() const override;
+  std::optional<std::size_t> retry_dead_letters() override;
+  std::vector<PresenceEvent> recent_transitions(std::size_t max) const override;
+  PresenceMetrics metrics() const override;
+  static constexpr std::size_t kRecentTransitions = 1000;
 
  private:
   // A connection's details kept in one buffer (its five strings end to
@@ -177,6 +186,11 @@ class PresenceTracker final : public Presence {
   mutable std::mutex health_mutex_;
   PresenceStoreHealth health_;  // guarded by health_mutex_
   std::atomic<bool> running_{false};
+  // Monitoring: connections counted (under mutex_), transitions announced.
+  std::uint64_t connections_ = 0;
+  std::atomic<std::uint64_t> online_total_{0}, offline_total_{0};
+  mutable std::mutex recent_mutex_;
+  std::deque<PresenceEvent> recent_;  // newest first, at most kRecentTransitions
 };
 
 }  // namespace rollcall::detail

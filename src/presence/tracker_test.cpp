@@ -330,5 +330,96 @@ TEST(PresenceTracker, RestartGivesOfflineToUsersWhoDoNotReturn) {
   std::filesystem::remove(path);
 }
 
+TEST(PresenceTracker, OperatorViewsPageUsersCountConnectionsAndKeepTheNewestTransitions) {
+  Recorder rec;
+  auto t = make_tracker(rec, 50ms);
+  for (const char* id : {"dora", "ann", "cid", "bob", "eve"}) t->connected(User{id, id, {}}, conn(std::string(id) + "-1"));
+  t->connected(User{"ann", "ann", {}}, conn("ann-2"));
+  ASSERT_TRUE(rec.wait_for_count(5));
+  drain(*t);
+  EXPECT_EQ(t->connection_total(), 6u);
+
+  // Pages in id order; the cursor is the last id of the previous page.
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;; ++pages) {
+    auto page = t->list_online(cursor, 2);
+    ASSERT_TRUE(page);
+    for (const auto& u : page->users) seen.push_back(u.user);
+    if (page->next.empty()) break;
+    cursor = page->next;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ann", "bob", "cid", "dora", "eve"}));
+  EXPECT_EQ(pages, 2);  // 2 + 2 + 1
+  EXPECT_EQ(t->list_online("", 10)->users[0].connections.size(), 2u);
+
+  t->disconnected("bob", "bob-1");
+  ASSERT_TRUE(rec.wait_for_count(6));
+  drain(*t);
+  EXPECT_EQ(t->connection_total(), 5u);
+  auto recent = t->recent_transitions(3);
+  ASSERT_EQ(recent.size(), 3u);
+  EXPECT_EQ(recent[0].type, "user.offline");  // newest first
+  EXPECT_EQ(recent[0].user, "bob");
+  EXPECT_GT(recent[0].seq, recent[1].seq);
+  auto m = t->metrics();
+  EXPECT_EQ(m.online, 5u);
+  EXPECT_EQ(m.offline, 1u);
+  auto nodes = t->nodes();
+  ASSERT_TRUE(nodes);
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_TRUE((*nodes)[0].self);
+  EXPECT_EQ((*nodes)[0].connections, 5u);
+}
+
+TEST(PresenceTracker, DeadLettersGoBackToTheQueueWhenRetried) {
+  auto dir = std::filesystem::temp_directory_path() / ("rollcall-tracker-retry-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto store = open_sqlite_store((dir / "presence.db").string());
+  auto& outbox = store->outbox();
+  for (int i = 1; i <= 3; ++i) {
+    Transition t;
+    t.kind = TransitionKind::online;
+    t.event.id = "evt_" + std::to_string(i);
+    t.event.type = "user.online";
+    t.event.user = "u" + std::to_string(i);
+    t.event.seq = static_cast<std::uint64_t>(i);
+    t.row = StoredUser{t.event.user, "", {}, t.event.seq, 1};
+    std::string error;
+    ASSERT_TRUE(store->record({t}, true, error)) << error;
+  }
+  auto pending = outbox.pending(10);
+  ASSERT_EQ(pending.size(), 3u);
+  outbox.attempted({pending[2].rowid});
+  outbox.dead_letter({pending[0].rowid, pending[1].rowid}, "HTTP 500");
+  auto counts = outbox.counts();
+  EXPECT_EQ(counts.pending, 1u);
+  EXPECT_EQ(counts.retrying, 1u);
+  EXPECT_EQ(counts.dead, 2u);
+  ASSERT_TRUE(counts.oldest);
+  EXPECT_EQ(counts.oldest->id, "evt_3");
+
+  Recorder rec;
+  auto t = make_tracker(rec, 50ms, store);
+  auto q = t->webhook_queue();
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->dead, 2u);
+  EXPECT_EQ(t->retry_dead_letters(), 2u);
+  q = t->webhook_queue();
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->dead, 0u);
+  EXPECT_EQ(q->pending, 3u);
+  EXPECT_EQ(q->retrying, 1u);  // the requeued ones start again at 0 attempts
+  std::vector<std::string> order;
+  ASSERT_TRUE(t->run_on_thread([&] {
+    for (const auto& e : store->outbox().pending(10)) order.push_back(e.id);
+  }, 5s));
+  EXPECT_EQ(order, (std::vector<std::string>{"evt_3", "evt_1", "evt_2"}));  // after what was queued
+  t.reset();
+  store.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace rollcall::detail

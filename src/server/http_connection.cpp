@@ -110,7 +110,7 @@ asio::awaitable<bool> serve_engine(Loop& loop, const engineio::Engine& engine, b
     Response res = response(std::move(reply), req);
     stream.expires_after(kIdleTimeout);
     auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
-    (void)n;
+    loop.count_out(n);
     co_return !ec && res.keep_alive();
   };
   // One reference to capture, so that the MakeHandshake does not allocate.
@@ -205,12 +205,13 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, Response res) {
 // consumed yet, and fields are consumed line by line: a header arriving in
 // several reads would pass it at any size (and its fields would pile up in
 // memory until the idle timeout).
-asio::awaitable<boost::system::error_code> read_header(beast::tcp_stream& stream,
+asio::awaitable<boost::system::error_code> read_header(Loop& loop, beast::tcp_stream& stream,
                                                        beast::flat_buffer& buffer, Parser& parser) {
   std::size_t consumed = 0;
   while (!parser.is_header_done()) {
     // Not eager: a read stops consuming at the end of the header.
     auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, tuple_awaitable);
+    loop.count_in(n);
     if (ec) co_return ec;
     consumed += n;
     if (consumed > request::kHeaderLimit) co_return http::error::header_limit;
@@ -230,7 +231,7 @@ asio::awaitable<void> connection(HttpContext& ctx, Loop& loop, tcp::socket socke
     if (!parser) {
       parser = new_parser();
       stream.expires_after(kIdleTimeout);
-      auto ec = co_await read_header(stream, buffer, *parser);
+      auto ec = co_await read_header(loop, stream, buffer, *parser);
       if (ec) {
         // A header too large or malformed is answered; a client that closed
         // or timed out is not.
@@ -283,7 +284,7 @@ asio::awaitable<void> connection(HttpContext& ctx, Loop& loop, tcp::socket socke
       parser->body_limit(limit);
       stream.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, *parser, tuple_awaitable);
-      (void)n;
+      loop.count_in(n);
       if (ec == http::error::body_limit) {
         too_big = true;
       } else if (ec) {
@@ -335,7 +336,7 @@ asio::awaitable<void> connection(HttpContext& ctx, Loop& loop, tcp::socket socke
       res.prepare_payload();
       stream.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
-      (void)n;
+      loop.count_out(n);
       if (ec || !req.keep_alive()) co_return;
       continue;
     }

@@ -14,6 +14,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <thread>
 
 namespace rollcall {
@@ -207,6 +209,7 @@ void Server::run() {
   if (impl_->presence) impl_->presence->start();
   auto run_loop = [](Loop* loop) {
     set_current_loop(loop);
+    loop->measure_lag();
     for (;;) {
       try {
         loop->ioc.run();
@@ -233,6 +236,60 @@ void Server::run() {
 }
 
 void Server::stop(Millis drain) { impl_->stop(drain); }
+
+void Server::collect_stats(std::function<void(ServerStats)> cb) const {
+  struct Gather {
+    std::mutex mutex;
+    std::map<std::string, ServerStats::Namespace> by_name;
+    std::size_t left = 0;
+    std::function<void(ServerStats)> cb;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = impl_->loops.size();
+  g->cb = std::move(cb);
+  std::vector<detail::NamespaceImpl*> nsps;
+  {
+    std::shared_lock lock(impl_->nsp_mutex);
+    for (auto& [name, nsp] : impl_->namespaces) nsps.push_back(nsp.get());
+  }
+  const Impl* impl = impl_.get();
+  for (auto& loop_ptr : impl_->loops) {
+    Loop* loop = loop_ptr.get();
+    asio::post(loop->ioc, [g, nsps, loop, impl] {
+      std::vector<ServerStats::Namespace> mine;
+      for (auto* nsp : nsps) {
+        ServerStats::Namespace n;
+        for (auto& [id, socket] : nsp->local(*loop).sockets) {
+          (socket->transport() == "websocket" ? n.websocket : n.polling) += 1;
+        }
+        if (n.websocket + n.polling > 0) {
+          n.name = nsp->name();
+          mine.push_back(std::move(n));
+        }
+      }
+      bool last = false;
+      {
+        std::lock_guard lock(g->mutex);
+        for (auto& n : mine) {
+          auto& into = g->by_name[n.name];
+          into.name = n.name;
+          into.polling += n.polling;
+          into.websocket += n.websocket;
+        }
+        last = --g->left == 0;
+      }
+      if (!last) return;
+      ServerStats stats;
+      for (auto& [name, n] : g->by_name) stats.namespaces.push_back(std::move(n));
+      for (const auto& l : impl->loops) {
+        stats.bytes_received += l->bytes_in.load(std::memory_order_relaxed);
+        stats.bytes_sent += l->bytes_out.load(std::memory_order_relaxed);
+        l->lag.add_to(stats.loop_lag);
+      }
+      g->cb(std::move(stats));
+    });
+  }
+}
 
 const ServerOptions& Server::options() const noexcept { return impl_->options; }
 unsigned Server::threads() const noexcept { return static_cast<unsigned>(impl_->loops.size()); }

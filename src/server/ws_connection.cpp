@@ -95,6 +95,7 @@ void WsConnection::on_readable() {
     }
     ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
     if (n > 0) {
+      loop_.count_in(static_cast<std::size_t>(n));
       if (!closing_) feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
       if (static_cast<std::size_t>(n) < buf.size()) return;
       continue;
@@ -291,6 +292,7 @@ void WsConnection::do_write() {
     msg.msg_iovlen = gather(iov);
     ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
     if (n >= 0) {
+      loop_.count_out(static_cast<std::size_t>(n));
       consume(static_cast<std::size_t>(n));
       continue;
     }
