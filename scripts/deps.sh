@@ -29,9 +29,10 @@ packages=(
 
 # tests/interop/browser.test.mjs drives /usr/bin/chromium headless through
 # playwright-core (which never downloads a browser of its own).
-# The tests also run a private PostgreSQL (scripts/services.sh).
+# The tests also run a private PostgreSQL (scripts/services.sh), and parse
+# /metrics with the Prometheus project's own Python client (metrics.test.mjs).
 if (( with_test )); then
-  packages+=(chromium postgresql-15 postgresql-client-15)
+  packages+=(chromium postgresql-15 postgresql-client-15 python3-prometheus-client)
 fi
 
 # Node.js: a newer one may already be installed outside Debian's archive; keep it when >= 18.
@@ -96,6 +97,18 @@ else
   "${sudo_cmd[@]}" cp -r "$tmp/root/usr/include/msgpack.hpp" "$tmp/root/usr/include/msgpack" /usr/local/include/
   "${sudo_cmd[@]}" cp "$tmp/root/usr/share/doc/$msgpack_pkg/copyright" "/usr/local/share/doc/$msgpack_pkg/"
   rm -rf "$tmp"
+fi
+
+# The pages rollcalld serves (/admin, /demo) embed socket.io-client's browser
+# bundle at build time (CMakeLists.txt): install the pinned version.
+web="$ROOT/src/app/web"
+web_sum="$(sha256sum "$web/package-lock.json" "$web/package.json" | sha256sum | cut -d' ' -f1)"
+if [[ -f "$web/node_modules/.rollcall-installed" && "$(cat "$web/node_modules/.rollcall-installed")" == "$web_sum" \
+      && -f "$web/node_modules/socket.io-client/dist/socket.io.min.js" ]]; then
+  echo "deps.sh: src/app/web/node_modules is up to date"
+else
+  (cd "$web" && npm ci --no-audit --no-fund)
+  echo "$web_sum" > "$web/node_modules/.rollcall-installed"
 fi
 
 if (( with_test )); then

@@ -244,6 +244,7 @@ void visit(C& c, V& v) {
   v.field("recovery_ms", c.server.recovery_ms, Range{0, max_timer_ms});
   v.field("connect_timeout_ms", c.server.connect_timeout_ms, Range{1, max_timer_ms});
   v.field("data_dir", c.server.data_dir, not_empty);
+  v.field("drain_ms", c.server.drain_ms, Range{0, max_timer_ms});
 
   v.section("auth");
   v.field("jwt_algorithm", c.auth.jwt_algorithm, check_jwt_algorithm);
@@ -279,6 +280,12 @@ void visit(C& c, V& v) {
   v.section("api");
   v.field("key", c.api.key, check_api_key);
   v.field("max_body", c.api.max_body, Range{1, max_payload_bytes});
+
+  v.section("admin");
+  v.field("key", c.admin.key, check_api_key);
+
+  v.section("metrics");
+  v.field("enabled", c.metrics.enabled);
 
   v.section("rooms");
   v.field("client_join", c.rooms.client_join, not_empty);
@@ -627,7 +634,8 @@ namespace {
 
 // Keys whose values are secrets: printed as "***" when set.
 bool is_secret(std::string_view key) {
-  return key == "auth.jwt_secret" || key == "auth.session_secret" || key == "webhooks.secret" || key == "api.key";
+  return key == "auth.jwt_secret" || key == "auth.session_secret" || key == "webhooks.secret" || key == "api.key" ||
+         key == "admin.key";
 }
 
 // Config -> TOML, every key of the schema, secrets masked.

@@ -27,6 +27,7 @@ struct Config {
     long recovery_ms = 0;  // 0 = connection state recovery off
     long connect_timeout_ms = 45000;
     std::string data_dir = "/var/lib/rollcall";
+    long drain_ms = 10000;  // SIGTERM: how long connections get to go (docs/deployment.md)
   } server;
   struct Auth {
     std::string jwt_algorithm = "HS256";  // HS256 | RS256
@@ -63,6 +64,12 @@ struct Config {
     std::string key;  // empty = HTTP API off
     std::size_t max_body = 64 << 10;  // largest request body the API reads; 413 above
   } api;
+  struct Admin {
+    std::string key;  // empty = admin API, dashboard and admin namespace off
+  } admin;
+  struct Metrics {
+    bool enabled = true;  // GET /metrics (Prometheus)
+  } metrics;
   struct Rooms {
     std::vector<std::string> client_join;  // glob patterns ('*' and '?') of rooms clients may join themselves
     std::size_t max_per_socket = 1000;     // rooms a socket may join through room:join
@@ -119,7 +126,7 @@ std::string env_name(std::string_view section, std::string_view key);
 std::vector<std::string> apply_environment(Config& c);
 
 // The effective configuration as TOML, every key of every table, secrets
-// (auth.jwt_secret, auth.session_secret, webhooks.secret, api.key) shown
+// (auth.jwt_secret, auth.session_secret, webhooks.secret, api.key, admin.key) shown
 // as "***" and the passwords of URLs masked (rollcalld --print-config).
 std::string print_config(const Config& c);
 

@@ -1,16 +1,17 @@
 #include "app/daemon.hpp"
+#include "app/http_json.hpp"
 
 #include <rollcall/auth.hpp>
 #include <rollcall/notifications.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/parse.hpp>
-#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <chrono>
 #include <fstream>
+#include <unistd.h>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -32,50 +33,11 @@ std::string read_file(const std::string& path) {
 
 std::string rfc3339(std::int64_t ms) { return format_rfc3339_ms(ms); }
 
-json::object org_json(const OrgRole& o) {
-  json::object j;
-  j["id"] = o.id;
-  j["role"] = o.role;
-  return j;
-}
-
-json::object presence_json(const UserPresence& p, bool details) {
-  json::object o;
-  o["user"] = p.user;
-  if (!p.name.empty()) o["name"] = p.name;
-  o["online"] = p.online;
-  o["connections"] = p.connections.size();
-  o["since"] = rfc3339(p.since_ms);
-  o["seq"] = p.seq;
-  json::array orgs;
-  for (const auto& org : p.orgs) orgs.push_back(org_json(org));
-  o["orgs"] = std::move(orgs);
-  if (details) {
-    json::array conns;
-    for (const auto& c : p.connections) {
-      json::object d;
-      d["socket"] = c.socket_id;
-      d["nsp"] = c.nsp;
-      d["transport"] = c.transport;
-      d["userAgent"] = c.user_agent;
-      d["address"] = c.address;
-      d["since"] = rfc3339(c.since_ms);
-      if (!c.node.empty()) d["node"] = c.node;  // in a cluster
-      conns.push_back(std::move(d));
-    }
-    o["details"] = std::move(conns);
-  }
-  return o;
-}
-
-HttpResponse json_response(int status, const json::value& v) {
-  return HttpResponse{.status = status, .body = json::serialize(v)};  // application/json
-}
-
-HttpResponse error_response(int status, std::string message) {
-  json::object o;
-  o["error"] = std::move(message);
-  return json_response(status, o);
+// This node's name in the admin API when it is not in a cluster.
+std::string node_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "rollcalld";
+  return host;
 }
 
 bool is_identity_room(std::string_view room) {
@@ -95,6 +57,7 @@ struct Daemon::State {
   Server* server = nullptr;
   bool clustered = false;  // presence answers from Redis
   Notifications* notifications = nullptr;  // null: off (notifications_off says why)
+  Operations* operations = nullptr;
   std::string notifications_off;
 
   // In a cluster, presence queries read Redis: while it is unreachable
@@ -290,7 +253,14 @@ struct Daemon::State {
       failing.push_back(json::object{{"dependency", dependency}, {"error", error}});
     };
     auto presence = server->presence().store_health();
-    if (!presence.ok) fail(clustered ? "redis" : "presence store", presence.error);
+    if (!presence.ok) {
+      fail(clustered ? "redis" : "presence store", presence.error);
+      // Transitions wait in memory, unannounced, until the store is back.
+      auto& f = failing.back().as_object();
+      f["unstored"] = presence.unstored;
+      f["lost"] = presence.lost;
+      f["failingSince"] = rfc3339(presence.failing_since_ms);
+    }
     if (notifications != nullptr) {
       auto h = notifications->health();
       bool pg_store = notifications_store_url(config).starts_with("postgres");
@@ -308,14 +278,7 @@ struct Daemon::State {
     if (config.api.key.empty()) {
       return error_response(403, "the HTTP API is disabled: set api.key in the config file");
     }
-    auto h = req.headers.find("authorization");
-    std::string_view given = h == req.headers.end() ? std::string_view{} : std::string_view(h->second);
-    std::string expected = "Bearer " + config.api.key;
-    if (given.size() != expected.size() ||
-        CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
-      return error_response(401, "missing or invalid API key (Authorization: Bearer <api.key>)");
-    }
-    return std::nullopt;
+    return refuse_bearer(req, config.api.key, "api.key");
   }
 
   // /v1/...: the notification and membership routes answer once the store
@@ -332,18 +295,13 @@ struct Daemon::State {
       spdlog::info("api {} {} {} {:.1f} ms", method, path, r.status, ms);
       respond(std::move(r));
     };
+    if (req.path.starts_with("/v1/admin/")) return operations->admin_api(req, std::move(respond));
     if (auto refused = refuse_api(req)) return respond(std::move(*refused));
     if (req.path.starts_with("/v1/orgs/") || req.path == "/v1/notifications" ||
         req.path.starts_with("/v1/users/")) {
       return notifications_api(req, std::move(respond));
     }
     respond(api(req));
-  }
-
-  static HttpResponse method_not_allowed(const char* allow) {
-    auto res = error_response(405, std::string("only ") + allow + " is supported");
-    res.headers.emplace_back("Allow", allow);
-    return res;
   }
 
   static std::optional<std::int64_t> parse_id(std::string_view s) {
@@ -538,19 +496,7 @@ struct Daemon::State {
         }
       }
       json::array events;
-      for (const auto& d : server->presence().dead_letters(limit)) {
-        json::object e;
-        e["id"] = d.id;
-        e["type"] = d.type;
-        e["user"] = d.user;
-        e["seq"] = d.seq;
-        e["at"] = rfc3339(d.at_ms);
-        e["connections"] = d.connections;
-        e["attempts"] = d.attempts;
-        e["deadAt"] = rfc3339(d.dead_ms);
-        e["reason"] = d.reason;
-        events.push_back(std::move(e));
-      }
+      for (const auto& d : server->presence().dead_letters(limit)) events.push_back(dead_letter_json(d));
       json::object o;
       o["events"] = std::move(events);
       return json_response(200, o);
@@ -680,31 +626,32 @@ Daemon::Daemon(const Config& config, Mode mode) : state_(std::make_shared<State>
   server_->add_async_http_route("/v1/", [state](const HttpRequest& req, HttpRespond respond) {
     state->api_async(req, std::move(respond));
   });
-  server_->add_http_route("/healthz", [state](const HttpRequest& req) {
-    if (req.method != "GET") return State::method_not_allowed("GET");
-    // Degraded (503, so load balancers and probes notice) while presence
-    // transitions cannot be stored: they wait in memory, unannounced.
-    auto h = state->server->presence().store_health();
-    if (h.ok) return HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
-    json::object store;
-    store["ok"] = false;
-    store["unstored"] = h.unstored;
-    store["lost"] = h.lost;
-    store["error"] = h.error;
-    store["failingSince"] = rfc3339(h.failing_since_ms);
-    json::object o;
-    o["status"] = "degraded";
-    o["presenceStore"] = std::move(store);
-    return json_response(503, o);
+  // Alive: the process serves HTTP. Whether its dependencies answer is
+  // /readyz's question (docs/api.md).
+  server_->add_http_route("/healthz", [](const HttpRequest& req) {
+    if (req.method != "GET") return method_not_allowed("GET");
+    return HttpResponse{.status = 200, .body = R"({"status":"ok"})"};
   });
   // Ready (200) when every dependency that is configured answers; else 503
   // naming each that does not (docs/api.md).
   server_->add_http_route("/readyz", [state](const HttpRequest& req) {
-    if (req.method != "GET") return State::method_not_allowed("GET");
+    if (req.method != "GET") return method_not_allowed("GET");
     return state->readiness();
   });
   join_cluster(config);
   start_notifications(config, mode);
+  OperationsOptions ops;
+  ops.admin_key = config.admin.key;
+  ops.metrics = config.metrics.enabled;
+  ops.demo = mode == Mode::demo;
+  ops.demo_jwt_secret = config.auth.jwt_secret;
+  ops.node_id = cluster_ ? cluster_->node_id() : node_name();
+  ops.address = config.server.listen;
+  ops.redis_configured = cluster_ != nullptr;
+  ops.postgres_configured = !config.notifications.postgres_url.empty() ||
+                            notifications_store_url(config).starts_with("postgres");
+  operations_ = std::make_unique<Operations>(*server_, notifications_.get(), std::move(ops));
+  state_->operations = operations_.get();
 }
 
 // The demo organisations of docs/notifications.md ("Demo"): Minnie at

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "app/config.hpp"
+#include "app/operations.hpp"
 
 #include <rollcall/cluster.hpp>
 #include <rollcall/notifications.hpp>
@@ -39,6 +40,9 @@ class Daemon {
 
   std::shared_ptr<State> state_;
   std::unique_ptr<Server> server_;
+  // Admin API, dashboard, demo, /metrics; goes after the cluster has stopped
+  // (whose presence thread calls it).
+  std::unique_ptr<Operations> operations_;
   std::unique_ptr<Cluster> cluster_;  // with [cluster] redis_url; leaves before the server goes
   std::unique_ptr<Notifications> notifications_;  // declared last: stopped first
 };
@@ -46,6 +50,7 @@ class Daemon {
 // rollcalld --demo's secrets (when the config file sets none).
 inline constexpr const char* kDemoJwtSecret = "rollcall-demo-secret";
 inline constexpr const char* kDemoApiKey = "rollcall-demo-api-key";
+inline constexpr const char* kDemoAdminKey = "rollcall-demo-admin-key";
 // The demo organisations' memberships (rollcalld --demo).
 const std::vector<Membership>& demo_memberships();
 

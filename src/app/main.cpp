@@ -10,6 +10,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -110,9 +112,10 @@ int main(int argc, char** argv) {
         config.auth.jwt_secret = rollcall::app::kDemoJwtSecret;
       }
       if (config.api.key.empty()) config.api.key = rollcall::app::kDemoApiKey;
+      if (config.admin.key.empty()) config.admin.key = rollcall::app::kDemoAdminKey;
       if (!app.count("--data-dir") && config_file.empty()) srv.data_dir = "/tmp/rollcall-demo";
-      spdlog::warn("demo mode: JWT secret '{}', API key '{}' (never use them in production)",
-                   config.auth.jwt_secret, config.api.key);
+      spdlog::warn("demo mode: JWT secret '{}', API key '{}', admin key '{}' (never use them in production)",
+                   config.auth.jwt_secret, config.api.key, config.admin.key);
     }
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
@@ -152,14 +155,25 @@ int main(int argc, char** argv) {
                  server->threads(), conformance ? ", conformance mode" : bench ? ", bench mode" : demo ? ", demo mode" : "");
     std::printf("listening %u\n", static_cast<unsigned>(server->port()));
     std::fflush(stdout);
-    std::thread signal_thread([server, signals] {
+    // The first SIGTERM/SIGINT drains (clients are told to reconnect, which
+    // they do elsewhere, within server.drain_ms); a second one exits now.
+    const auto drain = std::chrono::milliseconds(srv.drain_ms);
+    std::atomic<bool> run_returned{false};
+    std::thread signal_thread([server, signals, drain, &run_returned] {
       int sig = 0;
       sigwait(&signals, &sig);
-      if (sig != 0) spdlog::info("signal {}: shutting down", sig);
-      server->stop();
+      if (run_returned) return;
+      spdlog::info("signal {}: draining connections (at most {} ms; send it again to exit at once)", sig,
+                   drain.count());
+      server->stop(drain);
+      sigwait(&signals, &sig);
+      if (run_returned) return;
+      spdlog::warn("signal {} again: exiting without finishing the drain", sig);
+      std::_Exit(1);
     });
     server->run();
-    // run() returned on its own (not through a signal): release the waiter.
+    // Release the waiter (whether or not a signal ended the run).
+    run_returned = true;
     pthread_kill(signal_thread.native_handle(), SIGTERM);
     signal_thread.join();
     if (!bench_dir.empty()) {

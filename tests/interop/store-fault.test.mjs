@@ -3,7 +3,8 @@
 // filler file fills the file system, 20 transitions happen, then the filler
 // is removed. Transitions must be kept in memory, retried, and announced
 // only once stored: none while the disk is full, all 20 afterwards, in
-// order, each once. /healthz says "degraded" meanwhile.
+// order, each once. /readyz names the presence store meanwhile; /healthz
+// (liveness) stays 200.
 //
 // Mounting needs root (the test command runs as root); elsewhere the test
 // fails with a message saying so rather than skipping.
@@ -118,16 +119,18 @@ describe("presence store faults", () => {
     }
 
     // All 20 decided, none stored: degraded, and nothing announced.
-    const health = await pollUntil(
-      () => api(rc, "/healthz", { key: null }),
-      (h) => h.status === 503 && h.json.presenceStore?.unstored === 2 * USERS,
-      { ms: 10000, what: `/healthz degraded with ${2 * USERS} unstored transitions` },
+    const ready = await pollUntil(
+      () => api(rc, "/readyz", { key: null }),
+      (h) => h.status === 503 && h.json.failing?.[0]?.unstored === 2 * USERS,
+      { ms: 10000, what: `/readyz unavailable with ${2 * USERS} unstored transitions` },
     );
-    assert.equal(health.json.status, "degraded");
-    assert.equal(health.json.presenceStore.ok, false);
-    assert.equal(health.json.presenceStore.lost, 0);
-    assert.match(health.json.presenceStore.error, /full/);
-    assert.match(health.json.presenceStore.failingSince, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(ready.json.status, "unavailable");
+    const store = ready.json.failing[0];
+    assert.equal(store.dependency, "presence store");
+    assert.equal(store.lost, 0);
+    assert.match(store.error, /full/);
+    assert.match(store.failingSince, /^\d{4}-\d\d-\d\dT/);
+    assert.equal((await api(rc, "/healthz", { key: null })).status, 200, "liveness is not readiness");
     assert.deepEqual(
       rx.delivered().filter((e) => e.user !== "warm"),
       [],
@@ -138,9 +141,9 @@ describe("presence store faults", () => {
     fs.rmSync(filler);
     await rx.waitFor((r) => r.delivered().length >= 1 + 2 * USERS, 20000, "the 20 transitions after space came back");
     await pollUntil(
-      () => api(rc, "/healthz", { key: null }),
-      (h) => h.status === 200 && h.json.status === "ok",
-      { ms: 5000, what: "/healthz ok again" },
+      () => api(rc, "/readyz", { key: null }),
+      (h) => h.status === 200 && h.json.status === "ready",
+      { ms: 5000, what: "/readyz ready again" },
     );
 
     // In order, each once: the warm event may have been sent again (its
