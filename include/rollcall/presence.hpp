@@ -212,7 +212,8 @@ class Presence {
   // Moves every dead letter back to the webhook queue (they are sent after
   // what is queued, with their original id and seq); how many moved.
   virtual std::optional<std::size_t> retry_dead_letters();
-  // The newest transitions, newest first (at most 1000 are kept).
+  // The newest transitions this node announced, newest first (at most
+  // 1000 are kept; in a cluster each node keeps the ones it decided).
   virtual std::vector<PresenceEvent> recent_transitions(std::size_t max) const;
   virtual PresenceMetrics metrics() const;
 };

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -278,6 +279,22 @@ struct Operations::Impl {
         }
       });
     });
+    // In a cluster each node keeps the transitions it decided; the admin
+    // API asks the others for theirs (transitions()).
+    admin->on_server_side(kTransitionsEvent, [this](Args args, Ack ack) {
+      if (!ack) return;
+      std::size_t limit = 50;
+      if (args.size() > 0 && args[0].is_object()) {
+        if (auto* l = args[0].as_object().if_contains("limit"); l && l->is_int64()) {
+          limit = static_cast<std::size_t>(std::clamp<std::int64_t>(l->as_int64(), 1, 1000));
+        }
+      }
+      json::array out;
+      if (auto* p = presence()) {
+        for (const auto& e : p->recent_transitions(limit)) out.push_back(transition_json(e));
+      }
+      ack(Args::of(std::move(out)));
+    });
     auto on_transition = [this, alive = std::weak_ptr<bool>(alive)](const PresenceEvent& e) {
       if (alive.expired()) return;
       admin->emit("transition", Args::of(transition_json(e)));
@@ -411,15 +428,46 @@ struct Operations::Impl {
       spdlog::info("admin: {} dead-lettered webhook events queued again", *n);
       return json_response(200, json::object{{"retried", *n}});
     }
-    if (path == "transitions") {
-      if (req.method != "GET") return method_not_allowed("GET");
-      auto limit = parse_count(req, "limit", 50, 1000, error);
-      if (!limit) return error_response(400, error);
-      json::array out;
-      for (const auto& e : p->recent_transitions(*limit)) out.push_back(transition_json(e));
-      return json_response(200, json::object{{"transitions", std::move(out)}});
-    }
     return error_response(404, "no such endpoint");
+  }
+
+  static constexpr const char* kTransitionsEvent = "rollcall:admin:transitions";
+
+  // GET /v1/admin/transitions: this node's, and in a cluster every other
+  // node's (server-side emit with an ack), newest first by seq.
+  void transitions(const HttpRequest& req, HttpRespond respond) {
+    if (req.method != "GET") return respond(method_not_allowed("GET"));
+    std::string error;
+    auto limit = parse_count(req, "limit", 50, 1000, error);
+    if (!limit) return respond(error_response(400, error));
+    auto merged = std::make_shared<json::array>();
+    if (auto* p = presence()) {
+      for (const auto& e : p->recent_transitions(*limit)) merged->push_back(transition_json(e));
+    }
+    auto finish = [merged, n = *limit, respond](std::vector<Args> others) {
+      for (auto& a : others) {
+        if (a.size() > 0 && a[0].is_array()) {
+          for (auto& t : a[0].as_array()) merged->push_back(t);
+        }
+      }
+      auto seq = [](const json::value& v) -> std::uint64_t {
+        const auto* s = v.is_object() ? v.as_object().if_contains("seq") : nullptr;
+        return s && s->is_number() ? s->to_number<std::uint64_t>() : 0;
+      };
+      std::vector<json::value> all(merged->begin(), merged->end());
+      std::sort(all.begin(), all.end(), [&seq](const auto& a, const auto& b) { return seq(a) > seq(b); });
+      json::array out;
+      for (auto& t : all) {
+        if (out.size() == n) break;
+        out.push_back(std::move(t));
+      }
+      respond(json_response(200, json::object{{"transitions", std::move(out)}}));
+    };
+    if (!o.redis_configured) return finish({});
+    admin->server_side_emit_with_ack(kTransitionsEvent, Args::of(json::object{{"limit", *limit}}),
+                                     Millis(2000), [finish](std::error_code, std::vector<Args> others) {
+                                       finish(std::move(others));  // a node that did not answer is left out
+                                     });
   }
 
   // --- /metrics ---
@@ -577,6 +625,7 @@ void Operations::admin_api(const HttpRequest& req, HttpRespond respond) {
   }
   if (auto refused = refuse_bearer(req, impl_->o.admin_key, "admin.key")) return respond(std::move(*refused));
   Impl* impl = impl_.get();
+  if (req.path == "/v1/admin/transitions") return impl->transitions(req, std::move(respond));
   asio::post(impl->worker, [impl, req, respond = std::move(respond)]() mutable {
     respond(impl->admin_api(req));
   });

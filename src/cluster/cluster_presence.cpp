@@ -530,13 +530,11 @@ void ClusterPresence::sweep() {
 void ClusterPresence::announce(const PresenceEvent& e, const std::string&, bool online) {
   if (webhooks_) webhooks_->notify();
   (online ? online_total_ : offline_total_).fetch_add(1, std::memory_order_relaxed);
-  // The cluster's newest transitions, for the admin API (best effort: a
-  // failure here loses a line of that list, nothing else).
-  const auto key = config_.prefix + ":transitions";
-  json::object t{{"id", e.id},   {"type", e.type}, {"user", e.user},
-                 {"seq", e.seq}, {"at", e.at_ms},  {"connections", e.connections}};
-  control_->command({"LPUSH", key, json::serialize(t)}, [](std::error_code, RedisValue) {});
-  control_->command({"LTRIM", key, "0", std::to_string(kRecentTransitions - 1)}, [](std::error_code, RedisValue) {});
+  {
+    std::lock_guard lock(recent_mutex_);
+    recent_.push_front(e);
+    if (recent_.size() > kRecentTransitions) recent_.pop_back();
+  }
   const char* status = online ? "online" : "offline";
   for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
   for (const auto& cb : online ? online_callbacks_ : offline_callbacks_) {
@@ -821,36 +819,8 @@ std::optional<std::size_t> ClusterPresence::retry_dead_letters() {
 }
 
 std::vector<PresenceEvent> ClusterPresence::recent_transitions(std::size_t max) const {
-  std::vector<PresenceEvent> out;
-  if (max == 0) return out;
-  auto r = query({{"LRANGE", config_.prefix + ":transitions", "0", std::to_string(max - 1)}});
-  if (!r) return out;
-  for (const auto& line : (*r)[0].elements) {
-    boost::system::error_code ec;
-    auto v = json::parse(line.str, ec);
-    if (ec || !v.is_object()) continue;
-    const auto& o = v.as_object();
-    auto str = [&o](const char* k) {
-      auto* x = o.if_contains(k);
-      return x && x->is_string() ? std::string(x->as_string()) : std::string();
-    };
-    auto num = [&o](const char* k) -> std::int64_t {
-      auto* x = o.if_contains(k);
-      if (x == nullptr) return 0;
-      if (x->is_int64()) return x->as_int64();
-      if (x->is_uint64()) return static_cast<std::int64_t>(x->as_uint64());
-      return 0;
-    };
-    PresenceEvent e;
-    e.id = str("id");
-    e.type = str("type");
-    e.user = str("user");
-    e.seq = static_cast<std::uint64_t>(num("seq"));
-    e.at_ms = num("at");
-    e.connections = static_cast<std::uint32_t>(num("connections"));
-    out.push_back(std::move(e));
-  }
-  return out;
+  std::lock_guard lock(recent_mutex_);
+  return {recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(std::min(max, recent_.size()))};
 }
 
 PresenceMetrics ClusterPresence::metrics() const {

@@ -110,7 +110,8 @@ class ClusterPresence final : public Presence {
   std::optional<std::size_t> retry_dead_letters() override;
   std::vector<PresenceEvent> recent_transitions(std::size_t max) const override;
   PresenceMetrics metrics() const override;
-  // P:transitions keeps the cluster's newest transitions for the admin API.
+  // The newest transitions this node announced (the admin API asks every
+  // node for its own and merges them).
   static constexpr std::size_t kRecentTransitions = 1000;
 
  private:
@@ -157,6 +158,8 @@ class ClusterPresence final : public Presence {
   std::function<void()> on_fenced_;
   std::vector<Callback> online_callbacks_, offline_callbacks_;
   std::atomic<std::uint64_t> online_total_{0}, offline_total_{0};  // announced by this node
+  mutable std::mutex recent_mutex_;
+  std::deque<PresenceEvent> recent_;  // newest first, at most kRecentTransitions
 
   // Presence thread only.
   std::string node_key_;
