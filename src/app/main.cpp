@@ -153,6 +153,12 @@ int main(int argc, char** argv) {
     server->listen(hp.host, hp.port);
     spdlog::info("rollcalld listening on {}:{} ({} threads{})", hp.host, server->port(),
                  server->threads(), conformance ? ", conformance mode" : bench ? ", bench mode" : demo ? ", demo mode" : "");
+    if (demo) {
+      const std::string base = "http://" + (hp.host.find(':') != std::string::npos ? "[" + hp.host + "]" : hp.host) +
+                               ":" + std::to_string(server->port());
+      spdlog::info("demo: open {}/demo/ in a few tabs; the dashboard is {}/admin/#key={}", base, base,
+                   config.admin.key);
+    }
     std::printf("listening %u\n", static_cast<unsigned>(server->port()));
     std::fflush(stdout);
     // The first SIGTERM/SIGINT drains (clients are told to reconnect, which
