@@ -353,7 +353,10 @@ struct Operations::Impl {
       json::array out;
       for (auto& n : *nodes) {
         if (n.id.empty()) n.id = o.node_id;  // the built-in presence knows no names
-        if (n.address.empty() && n.self) n.address = o.address;
+        if (n.address.empty() && n.self) {
+          // Where this node listens, with the port it got (listen may say 0).
+          n.address = o.address.substr(0, o.address.rfind(':') + 1) + std::to_string(server.port());
+        }
         out.push_back(json::object{{"id", n.id},
                                    {"address", n.address},
                                    {"leaseAgeMs", n.lease_age_ms},
