@@ -529,12 +529,7 @@ void ClusterPresence::sweep() {
 
 void ClusterPresence::announce(const PresenceEvent& e, const std::string&, bool online) {
   if (webhooks_) webhooks_->notify();
-  (online ? online_total_ : offline_total_).fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(recent_mutex_);
-    recent_.push_front(e);
-    if (recent_.size() > kRecentTransitions) recent_.pop_back();
-  }
+  log_.record(e);
   const char* status = online ? "online" : "offline";
   for (const auto& org : e.orgs) broadcast_(org.id, e.user, status);
   for (const auto& cb : online ? online_callbacks_ : offline_callbacks_) {
@@ -819,22 +814,13 @@ std::optional<std::size_t> ClusterPresence::retry_dead_letters() {
 }
 
 std::vector<PresenceEvent> ClusterPresence::recent_transitions(std::size_t max) const {
-  std::lock_guard lock(recent_mutex_);
-  return {recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(std::min(max, recent_.size()))};
+  return log_.newest(max);
 }
 
 PresenceMetrics ClusterPresence::metrics() const {
-  PresenceMetrics m;
-  m.online = online_total_.load(std::memory_order_relaxed);
-  m.offline = offline_total_.load(std::memory_order_relaxed);
-  if (webhooks_) {
-    auto st = webhooks_->stats();
-    m.webhook_delivered = st.delivered;
-    m.webhook_failed = st.failed_attempts;
-    m.webhook_dead = st.dead_lettered;
-    m.webhook_seconds = std::move(st.seconds);
-  }
-  return m;
+  if (!webhooks_) return log_.metrics(nullptr);
+  const auto stats = webhooks_->stats();
+  return log_.metrics(&stats);
 }
 
 }  // namespace rollcall::cluster

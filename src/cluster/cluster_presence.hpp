@@ -26,6 +26,7 @@
 // presence thread itself, e.g. from a callback).
 #pragma once
 
+#include "hooks/transition_log.hpp"
 #include "redis/config.hpp"
 #include "redis/redis_client.hpp"
 
@@ -110,9 +111,6 @@ class ClusterPresence final : public Presence {
   std::optional<std::size_t> retry_dead_letters() override;
   std::vector<PresenceEvent> recent_transitions(std::size_t max) const override;
   PresenceMetrics metrics() const override;
-  // The newest transitions this node announced (the admin API asks every
-  // node for its own and merges them).
-  static constexpr std::size_t kRecentTransitions = 1000;
 
  private:
   struct Notice {
@@ -157,9 +155,9 @@ class ClusterPresence final : public Presence {
   std::atomic<bool> running_{false};
   std::function<void()> on_fenced_;
   std::vector<Callback> online_callbacks_, offline_callbacks_;
-  std::atomic<std::uint64_t> online_total_{0}, offline_total_{0};  // announced by this node
-  mutable std::mutex recent_mutex_;
-  std::deque<PresenceEvent> recent_;  // newest first, at most kRecentTransitions
+  // The transitions this node announced (the admin API asks every node
+  // for its own and merges them), and its counters.
+  hooks::TransitionLog log_;
 
   // Presence thread only.
   std::string node_key_;

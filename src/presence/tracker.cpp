@@ -330,14 +330,7 @@ void PresenceTracker::store_failed(const std::string& error) {
 }
 
 void PresenceTracker::announce(const std::vector<Transition>& batch) {
-  {
-    std::lock_guard lock(recent_mutex_);
-    for (const auto& t : batch) {
-      (t.kind == TransitionKind::online ? online_total_ : offline_total_).fetch_add(1, std::memory_order_relaxed);
-      recent_.push_front(t.event);
-      if (recent_.size() > kRecentTransitions) recent_.pop_back();
-    }
-  }
+  for (const auto& t : batch) log_.record(t.event);
   for (const auto& [kind, e, row] : batch) {
     for (const auto& org : e.orgs) broadcast_(org.id, e.user, status_name(kind));
     for (const auto& cb : kind == TransitionKind::online ? online_callbacks : offline_callbacks) {
@@ -566,22 +559,13 @@ std::optional<std::size_t> detail::PresenceTracker::retry_dead_letters() {
 }
 
 std::vector<PresenceEvent> detail::PresenceTracker::recent_transitions(std::size_t max) const {
-  std::lock_guard lock(recent_mutex_);
-  return {recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(std::min(max, recent_.size()))};
+  return log_.newest(max);
 }
 
 PresenceMetrics detail::PresenceTracker::metrics() const {
-  PresenceMetrics m;
-  m.online = online_total_.load(std::memory_order_relaxed);
-  m.offline = offline_total_.load(std::memory_order_relaxed);
-  if (sender_) {
-    auto st = sender_->stats();
-    m.webhook_delivered = st.delivered;
-    m.webhook_failed = st.failed_attempts;
-    m.webhook_dead = st.dead_lettered;
-    m.webhook_seconds = std::move(st.seconds);
-  }
-  return m;
+  if (!sender_) return log_.metrics(nullptr);
+  const auto stats = sender_->stats();
+  return log_.metrics(&stats);
 }
 
 std::vector<DeadLetter> detail::PresenceTracker::dead_letters(std::size_t max) const {

@@ -16,6 +16,7 @@
 // microseconds whatever their size).
 #pragma once
 
+#include "hooks/transition_log.hpp"
 #include "presence/store.hpp"
 
 #include <rollcall/presence.hpp>
@@ -105,7 +106,6 @@ class PresenceTracker final : public Presence {
   std::optional<std::size_t> retry_dead_letters() override;
   std::vector<PresenceEvent> recent_transitions(std::size_t max) const override;
   PresenceMetrics metrics() const override;
-  static constexpr std::size_t kRecentTransitions = 1000;
 
  private:
   // A connection's details kept in one buffer (its five strings end to
@@ -188,9 +188,7 @@ class PresenceTracker final : public Presence {
   std::atomic<bool> running_{false};
   // Monitoring: connections counted (under mutex_), transitions announced.
   std::uint64_t connections_ = 0;
-  std::atomic<std::uint64_t> online_total_{0}, offline_total_{0};
-  mutable std::mutex recent_mutex_;
-  std::deque<PresenceEvent> recent_;  // newest first, at most kRecentTransitions
+  hooks::TransitionLog log_;
 };
 
 }  // namespace rollcall::detail
