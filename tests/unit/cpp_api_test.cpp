@@ -126,6 +126,27 @@ TEST(CppApiDoc, DocumentedSnippetsCompileAndRun) {
   io.listen("127.0.0.1", 0);
   EXPECT_NE(io.port(), 0);
   std::thread runner([&] { io.run(); });
+
+  // "For operators" (while it runs: the presence thread answers them).
+  auto page = io.presence().list_online("", 100);
+  EXPECT_TRUE(page && page->users.empty() && page->next.empty());
+  EXPECT_EQ(io.presence().connection_total(), 0u);
+  auto nodes = io.presence().nodes();
+  EXPECT_TRUE(nodes && nodes->size() == 1 && (*nodes)[0].self);
+  auto queue = io.presence().webhook_queue();
+  EXPECT_TRUE(queue && !queue->enabled && queue->pending == 0 && queue->dead == 0);
+  EXPECT_EQ(io.presence().retry_dead_letters(), 0u);
+  EXPECT_TRUE(io.presence().recent_transitions(50).empty());
+  EXPECT_EQ(io.presence().metrics().online, 0u);
+  std::promise<rollcall::ServerStats> stats;
+  io.collect_stats([&](rollcall::ServerStats st) { stats.set_value(std::move(st)); });
+  auto collected = stats.get_future();
+  if (collected.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+    EXPECT_TRUE(collected.get().namespaces.empty());
+  } else {
+    ADD_FAILURE() << "collect_stats did not answer within 5 s";
+  }
+
   io.stop(std::chrono::milliseconds(500));
   runner.join();
   EXPECT_EQ(sockets.load(), 0);
