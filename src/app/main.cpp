@@ -86,9 +86,12 @@ int main(int argc, char** argv) {
     rollcall::app::Config config;
     if (!config_file.empty()) config = rollcall::app::load_config(config_file);
     // Then the environment (ROLLCALL_AUTH_JWT_SECRET, ...), then the flags.
-    for (const auto& name : rollcall::app::apply_environment(config)) {
-      spdlog::info("configuration: {} from the environment", name);
+    const auto from_environment = rollcall::app::apply_environment(config);
+    // JSON logs from the first line on (no flag changes log.format).
+    if (config.log.format == "json") {
+      spdlog::default_logger()->set_formatter(std::make_unique<rollcall::app::JsonLogFormatter>());
     }
+    for (const auto& name : from_environment) spdlog::info("configuration: {} from the environment", name);
     // Command-line flags override the file.
     auto& srv = config.server;
     if (app.count("--listen")) srv.listen = listen;
@@ -120,7 +123,6 @@ int main(int argc, char** argv) {
     if (app.count("--log-level")) config.log.level = log_level;
     rollcall::app::validate(config, config_file.empty() ? "command line" : config_file);
     spdlog::set_level(spdlog::level::from_str(config.log.level));
-    if (config.log.format == "json") spdlog::default_logger()->set_formatter(std::make_unique<rollcall::app::JsonLogFormatter>());
 
     if (print_config) {
       std::fputs(rollcall::app::print_config(config).c_str(), stdout);
