@@ -20,7 +20,7 @@ import {
   tokenFor,
   WEBHOOK_SECRET,
 } from "./lib/rollcalld.mjs";
-import { closeAll, elapse, makeSocket, once, waitConnected, withDeadline } from "./lib/server.mjs";
+import { closeAll, elapse, makeSocket, once, pollUntil, waitConnected, withDeadline } from "./lib/server.mjs";
 import { checkDeliveries, startReceiver } from "./lib/webhook-receiver.mjs";
 
 const cleanups = [];
@@ -156,9 +156,13 @@ describe("SIGTERM drain", () => {
     await a.stop();  // SIGTERM; resolves once it exited with status 0
     for (const [reason] of await Promise.all(reasons)) assert.equal(reason, "transport close");
     await Promise.all(reconnected);
+    // Both tabs are on b once b's connect scripts have run in Redis.
     for (let u = 0; u < USERS; u++) {
-      const p = (await api(b, `/v1/presence/users/mover${u}`)).json;
-      assert.deepEqual(p.details.map((d) => d.node), ["b", "b"], JSON.stringify(p));
+      await pollUntil(
+        async () => (await api(b, `/v1/presence/users/mover${u}`)).json,
+        (p) => JSON.stringify(p?.details?.map((d) => d.node)) === '["b","b"]',
+        { ms: 5000, what: `mover${u}'s two connections on b` },
+      );
     }
     // Past the grace period: nothing more than the first onlines.
     await elapse(GRACE_MS + 1500, "the grace period of the connections a closed");
